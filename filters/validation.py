@@ -1,0 +1,142 @@
+"""Validation: the first step of every config. Invalid records are quarantined, never dropped.
+
+A record that passes comes out with ``metadata["record"]`` holding the normalised row (ids
+computed, profile parsed) and ``text`` set to the field the later filters look at.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from datatrove.data import Document
+from datatrove.pipeline.filters.base_filter import BaseFilter
+
+from ocforge.profiles import ProfileParseError, parse_profile
+from ocforge.records import (
+    character_id,
+    normalize_text,
+    persona_id,
+    question_id,
+    word_count,
+)
+
+
+class _Invalid(Exception):
+    def __init__(self, reason: str, detail: str):
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+def _string(record: dict[str, Any], field: str, *, required: bool = True) -> str | None:
+    if field not in record or record[field] is None:
+        if required:
+            raise _Invalid("missing_field", f"field '{field}': required field is missing (expected a string)")
+        return None
+    value = record[field]
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)  # numeric ids and ages are common in sources; keep them as text
+    if not isinstance(value, str):
+        raise _Invalid("wrong_type", f"field '{field}': expected a string, got {type(value).__name__}")
+    return value
+
+
+class _ValidateRecords(BaseFilter):
+    type = "✅ - VALIDATION"
+
+    def check(self, doc: Document, record: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError  # implemented by each record kind below
+
+    def filter(self, doc: Document) -> bool | tuple[bool, str]:
+        meta = doc.metadata
+        where = f"{meta['input']}:{meta['line']}"
+        if "error" in meta:
+            reason, _, detail = meta["error"].partition(": ")
+            meta["detail"] = f"{where}: {detail}"
+            return False, reason
+        try:
+            meta["record"] = self.check(doc, meta["record"])
+        except _Invalid as exc:
+            meta["detail"] = f"{where}: {exc.detail}"
+            return False, exc.reason
+        meta.pop("raw", None)  # the validated record carries everything now
+        return True
+
+
+class ValidateCharacters(_ValidateRecords):
+    """Character rows need a source id, a persona and a profile whose ``Name:`` can be read."""
+
+    name = "✅ validate characters"
+
+    def check(self, doc: Document, record: dict[str, Any]) -> dict[str, Any]:
+        source_id = _string(record, "character_id", required=False)
+        persona = _string(record, "persona")
+        profile = _string(record, "profile")
+        assert persona is not None and profile is not None
+        if not profile.strip():
+            raise _Invalid("missing_field", "field 'profile': is empty (expected profile text)")
+        try:
+            fields = parse_profile(profile)
+        except ProfileParseError as exc:
+            raise _Invalid("unparseable_profile", f"field 'profile': {exc}") from None
+        for name in fields:  # explicitly mapped profile columns win over parsed text
+            if record.get(name) not in (None, ""):
+                fields[name] = _string(record, name)
+        profile = profile.strip()
+        cid = character_id(profile)
+        doc.id = cid
+        doc.text = profile
+        doc.metadata["source_id"] = source_id or cid
+        doc.metadata["dedup_key"] = normalize_text(profile)
+        return {
+            "character_id": cid,
+            "persona": persona,
+            "persona_id": persona_id(persona),
+            **fields,
+            "profile": profile,
+            "source": doc.metadata["source"],
+            "generator": "import",
+            "provenance": {
+                "input": doc.metadata["input"],
+                "record": source_id,
+                "line": doc.metadata["line"],
+            },
+        }
+
+
+class ValidateDialogues(_ValidateRecords):
+    """Dialogue rows need a character reference, a question and a response (plus the original
+    answer for the rewrite strategy). The character is resolved by a later step."""
+
+    name = "✅ validate dialogues"
+
+    def __init__(self, strategy: str, exclusion_writer=None):
+        super().__init__(exclusion_writer)
+        self.strategy = strategy
+
+    def check(self, doc: Document, record: dict[str, Any]) -> dict[str, Any]:
+        character_ref = _string(record, "character_id")
+        question = _string(record, "question")
+        response = _string(record, "response")
+        assert character_ref is not None and question is not None and response is not None
+        if not question.strip():
+            raise _Invalid("missing_field", "field 'question': is empty (expected the instruction)")
+        original = None
+        if self.strategy == "rewrite":
+            original = _string(record, "original_response")
+        qid = _string(record, "question_id", required=False) or question_id(question)
+        doc.text = response
+        out = {
+            "character_ref": character_ref,
+            "strategy": self.strategy,
+            "source_corpus": _string(record, "source_corpus", required=False)
+            or doc.metadata["source"],
+            "question_id": qid,
+            "question": question,
+            "response": response,
+            "quality": {"response_words": word_count(response)},
+            "provenance": {"input": doc.metadata["input"], "record": None, "line": doc.metadata["line"]},
+        }
+        if self.strategy == "rewrite":
+            out["original_response"] = original
+        return out

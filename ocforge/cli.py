@@ -1,0 +1,146 @@
+"""The ``ocforge`` command line."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ocforge import __version__
+from ocforge.errors import OcforgeError
+
+app = typer.Typer(
+    name="ocforge",
+    help="Build, curate and publish synthetic role-play datasets (the OpenCharacter method).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,  # locals may hold tokens
+)
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"ocforge {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """ocforge: datatrove pipelines from personas and instructions to versioned Hub datasets."""
+
+
+def _fail(exc: Exception) -> None:
+    err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+    raise typer.Exit(code=1)
+
+
+def _datatrove_logs(verbose: bool) -> None:
+    # datatrove logs every task at INFO on stderr (it resets loguru's handlers per task), which
+    # buries ocforge's own progress; its per-stage stats still land in OUT/logs/.
+    from loguru import logger
+
+    if verbose:
+        logger.enable("datatrove")
+    else:
+        logger.disable("datatrove")
+        os.environ.setdefault("TQDM_DISABLE", "1")  # datatrove's dedup stages draw tqdm bars
+
+
+@app.command()
+def validate(recipe: Annotated[Path, typer.Argument(help="Recipe YAML file.")]) -> None:
+    """Check a recipe: schema, unknown keys, input files. Prints the configs it would build."""
+    from ocforge.recipe import load_recipe
+
+    try:
+        loaded = load_recipe(recipe)
+    except OcforgeError as exc:
+        _fail(exc)
+    console.print(f"[green]ok[/] {recipe}: recipe '{loaded.name}'")
+    for name in loaded.config_names():
+        console.print(f"  config {name}")
+
+
+@app.command()
+def build(
+    recipe: Annotated[Path, typer.Argument(help="Recipe YAML file.")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder (created; a previous build there is replaced).")],
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show datatrove's task logs.")] = False,
+) -> None:
+    """Run the recipe's pipelines and write a dataset folder in the Hub layout."""
+    from ocforge.build import build as run_build
+    from ocforge.recipe import load_recipe
+
+    _datatrove_logs(verbose)
+    try:
+        loaded = load_recipe(recipe)
+        with Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err_console, transient=True
+        ) as progress:
+            task = progress.add_task("starting", total=None)
+            result = run_build(loaded, out, progress=lambda msg: progress.update(task, description=msg))
+    except OcforgeError as exc:
+        _fail(exc)
+    totals = result.ledger.totals()
+    console.print(
+        f"[green]built[/] {result.out_dir}: kept {totals['kept']} of {totals['input']} input rows "
+        f"(dropped {totals['dropped']}, duplicates {totals['duplicates']}, quarantined {totals['quarantined']})"
+    )
+
+
+@app.command()
+def inspect(build_dir: Annotated[Path, typer.Argument(help="A folder written by 'ocforge build'.")]) -> None:
+    """Load a build back with datasets.load_dataset and summarise it: rows, ledger, location.
+
+    Fails when a config or split loads with a row count other than the manifest's.
+    """
+    from ocforge.inspect import load_and_compare
+
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    try:
+        report = load_and_compare(build_dir)
+    except OcforgeError as exc:
+        _fail(exc)
+    table = Table(title=f"{report.name}: loaded with datasets.load_dataset")
+    for col in ("config", "split", "rows (loaded)", "rows (manifest)"):
+        table.add_column(col)
+    for row in report.splits:
+        table.add_row(row.config, row.split, str(row.loaded), str(row.expected))
+    console.print(table)
+    ledger = Table(title="ledger by reason")
+    for col in ("config", "outcome", "reason", "rows"):
+        ledger.add_column(col)
+    for row in report.ledger_rows:
+        ledger.add_row(row["config"], row["outcome"], row["reason"] or "-", str(row["rows"]))
+    console.print(ledger)
+    t = report.totals
+    console.print(
+        f"input {t['input']} = kept {t['kept']} + dropped {t['dropped']} + duplicates {t['duplicates']}"
+        f" + quarantined {t['quarantined']}"
+    )
+    console.print(f"dataset folder: {report.root}")
+    console.print(f"removed rows:   {report.root / 'removed'}")
+    console.print(f"quarantined:    {report.root / 'quarantine'}")
+    if report.mismatches:
+        _fail(OcforgeError("loaded row counts differ from release.json: " + "; ".join(report.mismatches)))
+
+
+def _register_hub() -> None:
+    try:
+        from ocforge.publish.localhub.cli import hub_app
+    except ImportError:
+        return
+    app.add_typer(hub_app, name="hub", help="Run the local Hub-compatible server.")
+
+
+_register_hub()

@@ -1,0 +1,62 @@
+"""Load a build back the way consumers do (``datasets.load_dataset``) and compare with its manifest."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ocforge.errors import OcforgeError
+from ocforge.ledger import Ledger
+
+
+@dataclass(frozen=True)
+class LoadedSplit:
+    config: str
+    split: str
+    loaded: int
+    expected: int
+
+
+@dataclass
+class InspectReport:
+    root: Path
+    name: str
+    splits: list[LoadedSplit]
+    ledger_rows: list[dict[str, Any]]
+    totals: dict[str, int]
+    mismatches: list[str] = field(default_factory=list)
+
+
+def load_and_compare(build_dir: Path) -> InspectReport:
+    """Load every config and split of a build folder with ``datasets.load_dataset``.
+
+    Raises:
+        OcforgeError: the folder has no ``release.json`` (not an ocforge build).
+    """
+    import datasets
+
+    from ocforge.publish.manifest import MANIFEST_NAME, read_manifest
+
+    root = Path(build_dir).resolve()
+    if not (root / MANIFEST_NAME).is_file():
+        raise OcforgeError(f"{root} has no {MANIFEST_NAME}: not a folder written by 'ocforge build'")
+    manifest = read_manifest(root)
+    splits: list[LoadedSplit] = []
+    mismatches = []
+    for config, info in manifest["configs"].items():
+        loaded = datasets.load_dataset(str(root), config)
+        for split, split_info in info["splits"].items():
+            n = loaded[split].num_rows if split in loaded else 0
+            splits.append(LoadedSplit(config, split, n, split_info["rows"]))
+            if n != split_info["rows"]:
+                mismatches.append(f"{config}/{split}: loaded {n}, manifest {split_info['rows']}")
+    ledger = Ledger.from_dict(manifest["ledger"])
+    return InspectReport(
+        root=root,
+        name=manifest["name"],
+        splits=splits,
+        ledger_rows=ledger.rows(),
+        totals=ledger.totals(),
+        mismatches=mismatches,
+    )

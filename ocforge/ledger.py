@@ -1,0 +1,126 @@
+"""The run ledger: where every input row ended up.
+
+Each row ends in exactly one place: kept (in ``data/``), dropped by a filter, removed as a
+duplicate, or quarantined as invalid. The ledger is counted from the files on disk, not from the
+steps' own bookkeeping, and ``input == kept + dropped + duplicates + quarantined`` is checked for
+every config; a violation raises :class:`LedgerError` and fails the run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import polars as pl
+
+from ocforge.errors import LedgerError
+
+OUTCOMES = ("dropped", "duplicates", "quarantined")
+
+
+@dataclass
+class ConfigLedger:
+    input: int
+    kept: int
+    # outcome -> reason -> count
+    reasons: dict[str, dict[str, int]] = field(default_factory=lambda: {o: {} for o in OUTCOMES})
+
+    def count(self, outcome: str) -> int:
+        return sum(self.reasons.get(outcome, {}).values())
+
+    @property
+    def balanced(self) -> bool:
+        return self.input == self.kept + sum(self.count(o) for o in OUTCOMES)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "input": self.input,
+            "kept": self.kept,
+            **{o: self.count(o) for o in OUTCOMES},
+            "reasons": {o: dict(sorted(self.reasons.get(o, {}).items())) for o in OUTCOMES},
+            "balanced": self.balanced,
+        }
+
+
+@dataclass
+class Ledger:
+    configs: dict[str, ConfigLedger]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Ledger:
+        """Rebuild a ledger from its ``to_dict`` form (as stored in release.json)."""
+        return cls(
+            {
+                name: ConfigLedger(
+                    input=d["input"],
+                    kept=d["kept"],
+                    reasons={o: dict(d["reasons"].get(o, {})) for o in OUTCOMES},
+                )
+                for name, d in data["configs"].items()
+            }
+        )
+
+    def totals(self) -> dict[str, int]:
+        out = {"input": 0, "kept": 0, **dict.fromkeys(OUTCOMES, 0)}
+        for led in self.configs.values():
+            out["input"] += led.input
+            out["kept"] += led.kept
+            for o in OUTCOMES:
+                out[o] += led.count(o)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "configs": {name: led.to_dict() for name, led in self.configs.items()},
+            "total": self.totals(),
+            "invariant": "input == kept + dropped + duplicates + quarantined",
+        }
+
+    def check(self) -> None:
+        """Raise :class:`LedgerError` naming every config whose rows do not add up."""
+        bad = []
+        for name, led in self.configs.items():
+            if not led.balanced:
+                d = led.to_dict()
+                bad.append(
+                    f"{name}: input {d['input']} != kept {d['kept']} + dropped {d['dropped']}"
+                    f" + duplicates {d['duplicates']} + quarantined {d['quarantined']}"
+                )
+        if bad:
+            raise LedgerError("rows were lost or invented:\n  " + "\n  ".join(bad))
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Flat ``(config, outcome, reason, rows)`` rows for tables in cards and summaries."""
+        out = []
+        for name, led in self.configs.items():
+            out.append({"config": name, "outcome": "kept", "reason": "", "rows": led.kept})
+            for o in OUTCOMES:
+                for reason, n in sorted(led.reasons.get(o, {}).items()):
+                    out.append({"config": name, "outcome": o, "reason": reason, "rows": n})
+        return out
+
+
+def read_removed(files: Iterable[Path]) -> pl.DataFrame:
+    """Outcome and reason of every row in removed/quarantined JSONL files."""
+    rows = []
+    for path in files:
+        with path.open("rb") as fh:
+            for line in fh:
+                if line.strip():
+                    row = orjson.loads(line)
+                    rows.append((row["outcome"], row["reason"]))
+    return pl.DataFrame(rows, schema={"outcome": pl.String, "reason": pl.String}, orient="row")
+
+
+def config_ledger(input_rows: int, kept_rows: int, removed: pl.DataFrame) -> ConfigLedger:
+    """Count one config's removed rows per outcome and reason."""
+    led = ConfigLedger(input=input_rows, kept=kept_rows)
+    counts = removed.group_by("outcome", "reason").len().sort("outcome", "reason")
+    for outcome, reason, n in counts.iter_rows():
+        if outcome not in OUTCOMES:
+            raise LedgerError(f"unknown outcome {outcome!r} in removed rows (reason {reason!r})")
+        led.reasons[outcome][reason] = n
+    return led

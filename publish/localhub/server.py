@@ -1,0 +1,182 @@
+"""The HTTP server: standard-library threading server, raw-path routing, response writing.
+
+Routing works on the raw request path, split on literal ``/`` and percent-decoded segment by
+segment, because clients send revisions such as ``dev/feature`` as one ``dev%2Ffeature``
+segment (reference/hub-api.md §2.2). Responses always carry an exact ``Content-Length`` (also
+on HEAD, where it is the file size) so HTTP/1.1 keep-alive works; file bodies go out with
+``sendfile``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote
+
+from .api import route_api
+from .context import HubContext
+from .errors import BadRequestError, HubError, MethodNotAllowedError, RouteNotFoundError
+from .files import resolve_file
+from .lfs import UPLOAD_ROUTE, batch, route_lfs_action
+from .protocol import BodyReader, Request, Response, base_url_for, error_response
+from .validation import URL_PREFIX_TYPES, make_repo_key
+
+logger = logging.getLogger("ocforge.localhub")
+
+_QUERY_RE = re.compile(r"\?\S*")
+
+
+def route(ctx: HubContext, req: Request) -> Response:
+    """Dispatch a request to its endpoint handler."""
+    seg = req.segments
+    if not seg or seg == [""]:
+        raise RouteNotFoundError("This is an ocforge local Hub; see /api/whoami-v2.")
+    if seg[0] == "api":
+        if len(seg) > 1 and seg[1] == UPLOAD_ROUTE:
+            return route_lfs_action(ctx, req, seg[2:])
+        return route_api(ctx, req, seg[1:])
+    # Model URLs have no type prefix; "datasets"/"spaces" are reserved namespaces.
+    repo_type = URL_PREFIX_TYPES.get(seg[0], "model")
+    rest = seg[1:] if seg[0] in URL_PREFIX_TYPES else seg
+    lfs_tail = ["info", "lfs", "objects", "batch"]
+    if len(rest) == 6 and rest[1].endswith(".git") and rest[2:] == lfs_tail:
+        if req.method != "POST":
+            raise MethodNotAllowedError("The LFS batch endpoint takes POST.")
+        return batch(ctx, req, make_repo_key(repo_type, rest[0], rest[1][: -len(".git")]))
+    if len(rest) >= 5 and rest[2] == "resolve":
+        if req.method not in ("GET", "HEAD"):
+            raise MethodNotAllowedError("Files are read with GET or HEAD.")
+        key = make_repo_key(repo_type, rest[0], rest[1])
+        return resolve_file(ctx, req, key, rest[3], rest[4:])
+    raise RouteNotFoundError("No such endpoint.")
+
+
+class HubRequestHandler(BaseHTTPRequestHandler):
+    """Turns HTTP requests into :class:`Request` values and writes :class:`Response` values."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "ocforge-localhub/1"
+    # Idle keep-alive connections are dropped after this many seconds (frees the thread).
+    timeout = 120
+    server: HubHTTPServer
+
+    def do_GET(self) -> None:
+        self._handle()
+
+    def do_HEAD(self) -> None:
+        self._handle()
+
+    def do_POST(self) -> None:
+        self._handle()
+
+    def do_PUT(self) -> None:
+        self._handle()
+
+    def do_DELETE(self) -> None:
+        self._handle()
+
+    def _parse(self, ctx: HubContext, body: BodyReader) -> Request:
+        raw_path, _, raw_query = self.path.partition("?")
+        if not raw_path.startswith("/"):
+            raise BadRequestError("Request target must be an absolute path.")
+        try:
+            segments = [unquote(s, errors="strict") for s in raw_path[1:].split("/")]
+        except UnicodeDecodeError:
+            raise BadRequestError("Request path is not valid UTF-8.") from None
+        if segments and segments[-1] == "" and len(segments) > 1:
+            segments.pop()  # tolerate one trailing slash
+        query = parse_qs(raw_query, keep_blank_values=True)
+        identity = ctx.tokens.authenticate(self.headers.get("Authorization"))
+        return Request(
+            method=self.command,
+            segments=segments,
+            query=query,
+            headers=self.headers,
+            body=body,
+            identity=identity,
+            base_url=base_url_for(self.headers.get("Host"), ctx.endpoint),
+        )
+
+    def _handle(self) -> None:
+        ctx = self.server.ctx
+        body: BodyReader | None = None
+        try:
+            body = BodyReader(self.rfile, self.headers, ctx.limits.max_json_body)
+            response = route(ctx, self._parse(ctx, body))
+        except HubError as exc:
+            response = error_response(exc)
+        except (BrokenPipeError, ConnectionResetError, TimeoutError):
+            self.close_connection = True
+            return
+        except Exception:  # a bug or an I/O failure: answer 500 without internals
+            logger.exception("internal error on %s %s", self.command, self._safe_path())
+            response = error_response(HubError("Internal server error."))
+        # Leftover body bytes would be read as the next request: drain a little, else close.
+        if body is None or not body.drain(ctx.limits.max_drain):
+            self.close_connection = True
+        self._send(response)
+
+    def _send(self, response: Response) -> None:
+        try:
+            self.send_response(response.status)
+            for name, value in response.headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(response.content_length))
+            if self.close_connection:
+                self.send_header("Connection", "close")
+            self.end_headers()
+            if self.command == "HEAD":
+                return
+            if response.file is not None:
+                with open(response.file.path, "rb") as fh:
+                    sent = 0
+                    while sent < response.file.length:
+                        n = self.connection.sendfile(
+                            fh, response.file.offset + sent, response.file.length - sent
+                        )
+                        if n == 0:
+                            raise ConnectionResetError("file shorter than announced")
+                        sent += n
+            elif response.body:
+                self.wfile.write(response.body)
+        except (BrokenPipeError, ConnectionResetError, TimeoutError):
+            self.close_connection = True
+
+    def _safe_path(self) -> str:
+        # Upload URLs carry a signature in the query string: never log query strings.
+        return _QUERY_RE.sub("", getattr(self, "path", ""))
+
+    def log_request(self, code: Any = "-", size: Any = "-") -> None:
+        logger.info("%s %s %s", self.command, self._safe_path(), code)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib signature)
+        logger.debug(_QUERY_RE.sub("", format % args))
+
+
+class HubHTTPServer(ThreadingHTTPServer):
+    """Threading HTTP server bound to one :class:`HubContext`."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 64
+
+    def __init__(self, address: tuple[str, int], ctx: HubContext):
+        self.ctx = ctx
+        super().__init__(address, HubRequestHandler)
+
+    @property
+    def port(self) -> int:
+        return int(self.server_address[1])
+
+
+def serve_in_thread(server: HubHTTPServer) -> threading.Thread:
+    """Run ``server.serve_forever`` in a daemon thread and return the thread."""
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True
+    )
+    thread.name = f"localhub-{server.port}"
+    thread.start()
+    return thread

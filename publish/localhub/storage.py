@@ -1,0 +1,759 @@
+"""On-disk storage of the local Hub: content-addressed blobs, trees, commits and refs.
+
+Layout under the root folder::
+
+    repos/<type>/<namespace>/<name>/
+        repo.json                   # id, type, private, createdAt, uuid
+        refs.json                   # {"heads": {branch: commit}, "tags": {tag: commit}}
+        objects/blobs/<aa>/<sha256> # file contents, named by their SHA-256
+        objects/trees/<aa>/<id>     # {path: entry} for every file of a snapshot (JSON)
+        objects/commits/<aa>/<id>   # tree id, parent ids, title, message, authors, date (JSON)
+    locks/<type>--<ns>--<name>.lock # flock target that serialises ref updates of one repo
+    tmp/<pid>-<random>/             # this process' temporary files (same file system: rename)
+    trash/                          # deleted repos, removed in the background / at start-up
+
+Crash safety: every file is written to ``tmp/``, fsynced and renamed into place, and its
+directory is fsynced. Objects are immutable and named by their content, so a half-finished
+operation leaves at most unreferenced objects. A commit becomes visible only when ``refs.json``
+is replaced (the last step), so a killed server or upload never exposes a partial commit and a
+restart finds every completed one.
+
+Concurrency: ref updates of a repo take an in-process lock plus an ``flock`` on its lock file
+(two servers may share a root). Readers never lock: they read ``refs.json`` (replaced
+atomically) and immutable objects.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from .errors import (
+    BadRequestError,
+    ConflictError,
+    EntryNotFoundError,
+    PayloadTooLargeError,
+    PreconditionFailedError,
+    RepoNotFoundError,
+    RevisionNotFoundError,
+    UnprocessableError,
+)
+from .hashing import canonical_json, git_blob_sha1, lfs_pointer, object_id
+from .validation import RepoKey, is_commit_id, is_sha256
+
+DEFAULT_BRANCH = "main"
+_COPY_CHUNK = 1 << 20
+
+# The Hub gives every new repo a .gitattributes that sends binary formats to LFS; the local hub
+# does the same so that `preupload` can use it and listings look like the Hub's.
+DEFAULT_GITATTRIBUTES = "\n".join(
+    f"{pattern} filter=lfs diff=lfs merge=lfs -text"
+    for pattern in (
+        "*.7z", "*.arrow", "*.avro", "*.bin", "*.bz2", "*.ckpt", "*.ftz", "*.gguf", "*.gz",
+        "*.h5", "*.joblib", "*.lz4", "*.mds", "*.mlmodel", "*.model", "*.msgpack", "*.npy",
+        "*.npz", "*.onnx", "*.ot", "*.parquet", "*.pb", "*.pickle", "*.pkl", "*.pt", "*.pth",
+        "*.rar", "*.safetensors", "*.tar", "*.tar.*", "*.tflite", "*.tgz", "*.wasm", "*.xz",
+        "*.zip", "*.zst", "*tfevents*",
+        # audio and images, as the Hub's dataset template does
+        "*.flac", "*.mp3", "*.ogg", "*.wav", "*.jpg", "*.jpeg", "*.png", "*.webp", "*.gif",
+    )
+) + "\n"  # fmt: skip
+
+
+def utc_now_iso() -> str:
+    """Current time in the Hub's format, e.g. ``2026-11-02T10:11:12.123Z``."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+# --------------------------------------------------------------------------------------------
+# Value types
+
+
+@dataclass(frozen=True, slots=True)
+class FileEntry:
+    """One file of a snapshot.
+
+    ``oid`` is the git blob SHA-1 the clients compare against: of the content for regular files,
+    of the LFS pointer for LFS files. ``sha256`` names the blob on disk in both cases.
+    """
+
+    sha256: str
+    size: int
+    oid: str
+    lfs: bool
+
+    @property
+    def etag(self) -> str:
+        """Content hash used as ETag: SHA-256 for LFS files, git SHA-1 for regular ones."""
+        return self.sha256 if self.lfs else self.oid
+
+    @property
+    def pointer_size(self) -> int:
+        """Length of the LFS pointer file (only meaningful for LFS files)."""
+        return len(lfs_pointer(self.sha256, self.size))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"sha256": self.sha256, "size": self.size, "oid": self.oid, "lfs": self.lfs}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FileEntry:
+        return cls(data["sha256"], int(data["size"]), data["oid"], bool(data["lfs"]))
+
+    @classmethod
+    def for_lfs(cls, sha256: str, size: int) -> FileEntry:
+        return cls(sha256, size, git_blob_sha1(lfs_pointer(sha256, size)), True)
+
+
+@dataclass(frozen=True, slots=True)
+class Commit:
+    """A stored commit. ``parents`` is empty only for a repo's initial commit."""
+
+    id: str
+    tree: str
+    parents: tuple[str, ...]
+    title: str
+    message: str
+    authors: tuple[str, ...]
+    date: str
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "tree": self.tree,
+            "parents": list(self.parents),
+            "title": self.title,
+            "message": self.message,
+            "authors": list(self.authors),
+            "date": self.date,
+        }
+
+
+@dataclass
+class Refs:
+    """Branch and tag tables of a repo (name -> commit id)."""
+
+    heads: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"heads": self.heads, "tags": self.tags}
+
+
+@dataclass(frozen=True, slots=True)
+class AddFile:
+    """Commit operation: add or replace ``path`` with ``entry`` (blob already stored)."""
+
+    path: str
+    entry: FileEntry
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteFile:
+    """Commit operation: delete the file ``path`` (must exist)."""
+
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteFolder:
+    """Commit operation: delete every file under folder ``path`` (must not be empty)."""
+
+    path: str
+
+
+CommitOperation = AddFile | DeleteFile | DeleteFolder
+
+
+class TreeView:
+    """Read-only view of a snapshot with a directory index for listings."""
+
+    def __init__(self, tree_id: str, files: dict[str, FileEntry]):
+        self.id = tree_id
+        self.files = files
+        children: dict[str, tuple[set[str], set[str]]] = {"": (set(), set())}
+        for path in files:
+            parts = path.split("/")
+            for depth in range(len(parts) - 1):
+                parent = "/".join(parts[:depth])
+                child = "/".join(parts[: depth + 1])
+                children.setdefault(parent, (set(), set()))[1].add(child)
+                children.setdefault(child, (set(), set()))
+            children["/".join(parts[:-1])][0].add(path)
+        self._children = children
+        self._dir_oids: dict[str, str] = {}
+
+    def is_dir(self, path: str) -> bool:
+        return path in self._children
+
+    def children(self, directory: str) -> tuple[list[str], list[str]]:
+        """Direct (sub-folders, files) of ``directory`` (``""`` = root), sorted."""
+        files, dirs = self._children[directory]
+        return sorted(dirs), sorted(files)
+
+    def walk(self, directory: str) -> Iterator[tuple[str, bool]]:
+        """All descendants of ``directory`` as (path, is_dir), depth first, folders first."""
+        dirs, files = self.children(directory)
+        for sub in dirs:
+            yield sub, True
+            yield from self.walk(sub)
+        for path in files:
+            yield path, False
+
+    def dir_oid(self, directory: str) -> str:
+        """Deterministic 40-hex id of a folder's content (stands in for git's tree SHA-1)."""
+        if directory not in self._dir_oids:
+            prefix = directory + "/" if directory else ""
+            listing = sorted(
+                (p, e.oid) for p, e in self.files.items() if not prefix or p.startswith(prefix)
+            )
+            self._dir_oids[directory] = object_id("dir", listing)
+        return self._dir_oids[directory]
+
+
+class _LRU:
+    """Small thread-safe LRU for immutable objects (commits and trees never change)."""
+
+    def __init__(self, size: int):
+        self._size = size
+        self._data: OrderedDict[Any, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> Any:
+        with self._lock:
+            value = self._data.get(key)
+            if value is not None:
+                self._data.move_to_end(key)
+            return value
+
+    def put(self, key: Any, value: Any) -> None:
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self._size:
+                self._data.popitem(last=False)
+
+
+# --------------------------------------------------------------------------------------------
+# Low-level durable file helpers
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class HubStore:
+    """All repositories under one root folder. Thread-safe; several processes may share a root."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root).resolve()
+        for sub in ("repos", "locks", "tmp", "trash"):
+            (self.root / sub).mkdir(parents=True, exist_ok=True)
+        self._cleanup_leftovers()
+        self.tmp_dir = self.root / "tmp" / f"{os.getpid()}-{secrets.token_hex(4)}"
+        self.tmp_dir.mkdir()
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+        self._objects = _LRU(256)
+        self._trees = _LRU(32)
+
+    # -- housekeeping --------------------------------------------------------------------------
+
+    def _cleanup_leftovers(self) -> None:
+        """Remove temp folders of dead processes and deleted repos left by a crash."""
+        for entry in (self.root / "tmp").iterdir():
+            pid_text = entry.name.split("-", 1)[0]
+            if not pid_text.isdigit() or not _pid_alive(int(pid_text)):
+                shutil.rmtree(entry, ignore_errors=True)
+        for entry in (self.root / "trash").iterdir():
+            shutil.rmtree(entry, ignore_errors=True)
+
+    def close(self) -> None:
+        """Remove this process' temp folder."""
+        shutil.rmtree(self.tmp_dir, ignore_errors=True)
+
+    # -- durable writes ------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def temp_file(self) -> Iterator[tuple[BinaryIO, Path]]:
+        """A new temp file opened for writing; removed on exit unless it was renamed away."""
+        path = self.tmp_dir / secrets.token_hex(12)
+        with open(path, "xb") as fh:
+            try:
+                yield fh, path
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+
+    def write_atomic(self, dest: Path, data: bytes, *, sync_dir: bool = True) -> None:
+        """Write ``data`` to ``dest`` so that readers see the old or the new file, never a mix."""
+        with self.temp_file() as (fh, tmp):
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, dest)
+        if sync_dir:
+            _fsync_dir(dest.parent)
+
+    # -- repo registry -------------------------------------------------------------------------
+
+    def repo_dir(self, key: RepoKey) -> Path:
+        return self.root / "repos" / key.repo_type / key.namespace / key.name
+
+    @contextlib.contextmanager
+    def lock(self, key: RepoKey) -> Iterator[None]:
+        """Exclusive lock on a repo's refs, across threads and processes."""
+        name = f"{key.repo_type}--{key.namespace}--{key.name}"
+        with self._locks_guard:
+            tlock = self._locks.setdefault(name, threading.Lock())
+        with tlock:
+            fd = os.open(self.root / "locks" / f"{name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                yield
+            finally:
+                os.close(fd)  # closing the descriptor releases the flock
+
+    def get_repo(self, key: RepoKey) -> Repo:
+        """Open an existing repo or raise :class:`RepoNotFoundError`."""
+        directory = self.repo_dir(key)
+        try:
+            meta = json.loads((directory / "repo.json").read_bytes())
+        except FileNotFoundError:
+            raise RepoNotFoundError(f"Repository {key.repo_id} not found.") from None
+        return Repo(self, key, directory, meta)
+
+    def list_repos(self) -> Iterator[RepoKey]:
+        """Every repo in the store (used by the CLI and tests)."""
+        base = self.root / "repos"
+        for type_dir in sorted(base.iterdir()):
+            for ns_dir in sorted(type_dir.iterdir()):
+                for repo_dir in sorted(ns_dir.iterdir()):
+                    if (repo_dir / "repo.json").exists():
+                        yield RepoKey(type_dir.name, ns_dir.name, repo_dir.name)
+
+    def create_repo(self, key: RepoKey, *, private: bool, author: str) -> Repo:
+        """Create a repo with an initial commit holding ``.gitattributes`` on ``main``.
+
+        The repo is assembled in a temp folder and renamed into place, so it appears complete or
+        not at all. Raises :class:`ConflictError` if it exists.
+        """
+        with self.lock(key):
+            directory = self.repo_dir(key)
+            if (directory / "repo.json").exists():
+                raise ConflictError(f"You already created this {key.repo_type} repo")
+            staging = self.tmp_dir / f"repo-{secrets.token_hex(8)}"
+            staging.mkdir()
+            try:
+                now = utc_now_iso()
+                meta = {
+                    "id": key.repo_id,
+                    "type": key.repo_type,
+                    "private": private,
+                    "createdAt": now,
+                    "author": author,
+                    "uuid": secrets.token_hex(16),
+                }
+                repo = Repo(self, key, staging, meta)
+                content = DEFAULT_GITATTRIBUTES.encode()
+                entry = repo.store_blob_bytes(content, lfs=False, sync_dir=False)
+                tree_id = repo._write_tree({".gitattributes": entry})
+                commit = repo._write_commit(
+                    tree_id, (), "initial commit", "", (author,), now, sync_dir=False
+                )
+                self.write_atomic(staging / "repo.json", canonical_json(meta), sync_dir=False)
+                self.write_atomic(
+                    staging / "refs.json",
+                    canonical_json(Refs({DEFAULT_BRANCH: commit.id}).to_json()),
+                    sync_dir=False,
+                )
+                for sub in staging.rglob("*"):
+                    if sub.is_dir():
+                        _fsync_dir(sub)
+                _fsync_dir(staging)
+                directory.parent.mkdir(parents=True, exist_ok=True)
+                if directory.exists():  # a leftover empty folder, e.g. after a crash
+                    shutil.rmtree(directory)
+                os.rename(staging, directory)
+                _fsync_dir(directory.parent)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+        return self.get_repo(key)
+
+    def delete_repo(self, key: RepoKey) -> None:
+        """Delete a repo: renamed into ``trash/`` atomically, then removed."""
+        with self.lock(key):
+            directory = self.repo_dir(key)
+            if not (directory / "repo.json").exists():
+                raise RepoNotFoundError(f"Repository {key.repo_id} not found.")
+            target = self.root / "trash" / secrets.token_hex(8)
+            os.rename(directory, target)
+            _fsync_dir(directory.parent)
+        shutil.rmtree(target, ignore_errors=True)
+
+
+class Repo:
+    """One repository. Obtain it from :meth:`HubStore.get_repo`; cheap to create per request."""
+
+    def __init__(self, store: HubStore, key: RepoKey, directory: Path, meta: dict[str, Any]):
+        self.store = store
+        self.key = key
+        self.dir = directory
+        self.meta = meta
+
+    @property
+    def private(self) -> bool:
+        return bool(self.meta.get("private"))
+
+    @property
+    def created_at(self) -> str:
+        return str(self.meta.get("createdAt", ""))
+
+    def _check_alive(self) -> None:
+        if not (self.dir / "repo.json").exists():
+            raise RepoNotFoundError(f"Repository {self.key.repo_id} not found.")
+
+    # -- objects -------------------------------------------------------------------------------
+
+    def _object_path(self, kind: str, oid: str) -> Path:
+        return self.dir / "objects" / kind / oid[:2] / oid
+
+    def blob_path(self, sha256: str) -> Path:
+        """Where the content with this SHA-256 lives (it may not exist)."""
+        return self._object_path("blobs", sha256)
+
+    def has_blob(self, sha256: str, size: int | None = None) -> bool:
+        """True if the blob is stored (and has ``size`` bytes when given)."""
+        try:
+            st = self.blob_path(sha256).stat()
+        except FileNotFoundError:
+            return False
+        return size is None or st.st_size == size
+
+    def store_blob_bytes(self, content: bytes, *, lfs: bool, sync_dir: bool = True) -> FileEntry:
+        """Store ``content`` (idempotent) and return its entry."""
+        sha256 = hashlib.sha256(content).hexdigest()
+        dest = self.blob_path(sha256)
+        if not dest.exists():
+            self.store.write_atomic(dest, content, sync_dir=sync_dir)
+        if lfs:
+            return FileEntry.for_lfs(sha256, len(content))
+        return FileEntry(sha256, len(content), git_blob_sha1(content), False)
+
+    def store_blob_stream(
+        self, stream: BinaryIO, size: int, expected_sha256: str, *, chunk: int = _COPY_CHUNK
+    ) -> None:
+        """Copy exactly ``size`` bytes from ``stream`` into the blob ``expected_sha256``.
+
+        The bytes go to a temp file first; it is renamed into place only if the length and the
+        SHA-256 match, so an interrupted or corrupt upload never becomes visible.
+        """
+        digest = hashlib.sha256()
+        remaining = size
+        with self.store.temp_file() as (fh, tmp):
+            while remaining > 0:
+                data = stream.read(min(chunk, remaining))
+                if not data:
+                    raise BadRequestError("Upload ended before Content-Length bytes were received.")
+                digest.update(data)
+                fh.write(data)
+                remaining -= len(data)
+            if digest.hexdigest() != expected_sha256:
+                raise BadRequestError("Uploaded content does not match its SHA-256 object id.")
+            fh.flush()
+            os.fsync(fh.fileno())
+            dest = self.blob_path(expected_sha256)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, dest)
+        _fsync_dir(dest.parent)
+
+    def _read_object(self, kind: str, oid: str) -> dict[str, Any] | None:
+        cache_key = (self.meta.get("uuid"), kind, oid)
+        value = self.store._objects.get(cache_key)
+        if value is None:
+            try:
+                value = json.loads(self._object_path(kind, oid).read_bytes())
+            except FileNotFoundError:
+                return None
+            self.store._objects.put(cache_key, value)
+        return value
+
+    def _write_object(self, kind: str, oid: str, value: Any, *, sync_dir: bool = True) -> None:
+        path = self._object_path(kind, oid)
+        if not path.exists():
+            self.store.write_atomic(path, canonical_json(value), sync_dir=sync_dir)
+
+    def _write_tree(self, files: dict[str, FileEntry], *, sync_dir: bool = True) -> str:
+        body = {path: entry.to_json() for path, entry in sorted(files.items())}
+        tree_id = object_id("tree", body)
+        self._write_object("trees", tree_id, body, sync_dir=sync_dir)
+        return tree_id
+
+    def _write_commit(
+        self,
+        tree_id: str,
+        parents: tuple[str, ...],
+        title: str,
+        message: str,
+        authors: tuple[str, ...],
+        date: str,
+        *,
+        sync_dir: bool = True,
+    ) -> Commit:
+        draft = Commit("", tree_id, parents, title, message, authors, date)
+        body = draft.body()
+        commit_id = object_id("commit", body)
+        self._write_object("commits", commit_id, body, sync_dir=sync_dir)
+        return Commit(commit_id, tree_id, parents, title, message, authors, date)
+
+    def get_commit(self, commit_id: str) -> Commit:
+        """Load a commit by id or raise :class:`RevisionNotFoundError`."""
+        body = self._read_object("commits", commit_id) if is_commit_id(commit_id) else None
+        if body is None:
+            raise RevisionNotFoundError(f"Invalid rev id: {commit_id}")
+        return Commit(
+            commit_id,
+            body["tree"],
+            tuple(body["parents"]),
+            body["title"],
+            body["message"],
+            tuple(body["authors"]),
+            body["date"],
+        )
+
+    def get_tree(self, tree_id: str) -> TreeView:
+        """Load a snapshot's file table with its directory index (cached; trees are immutable)."""
+        cache_key = (self.meta.get("uuid"), tree_id)
+        view = self.store._trees.get(cache_key)
+        if view is None:
+            body = self._read_object("trees", tree_id)
+            if body is None:
+                raise RevisionNotFoundError(f"Tree {tree_id} is missing.")
+            files = {path: FileEntry.from_json(value) for path, value in body.items()}
+            view = TreeView(tree_id, files)
+            self.store._trees.put(cache_key, view)
+        return view
+
+    # -- refs ----------------------------------------------------------------------------------
+
+    def refs(self) -> Refs:
+        """Current branch and tag tables (read fresh; the file is replaced atomically)."""
+        try:
+            data = json.loads((self.dir / "refs.json").read_bytes())
+        except FileNotFoundError:
+            raise RepoNotFoundError(f"Repository {self.key.repo_id} not found.") from None
+        return Refs(dict(data.get("heads", {})), dict(data.get("tags", {})))
+
+    def _write_refs(self, refs: Refs) -> None:
+        self.store.write_atomic(self.dir / "refs.json", canonical_json(refs.to_json()))
+
+    def resolve(self, revision: str) -> Commit:
+        """Resolve a branch, tag (optionally ``refs/heads/``/``refs/tags/``) or commit id."""
+        refs = self.refs()
+        commit_id: str | None = None
+        if revision in refs.heads:
+            commit_id = refs.heads[revision]
+        elif revision in refs.tags:
+            commit_id = refs.tags[revision]
+        elif revision.startswith("refs/heads/"):
+            commit_id = refs.heads.get(revision[len("refs/heads/") :])
+        elif revision.startswith("refs/tags/"):
+            commit_id = refs.tags.get(revision[len("refs/tags/") :])
+        elif is_commit_id(revision):
+            commit_id = revision
+        if commit_id is None:
+            raise RevisionNotFoundError(f"Invalid rev id: {revision}")
+        try:
+            return self.get_commit(commit_id)
+        except RevisionNotFoundError:
+            raise RevisionNotFoundError(f"Invalid rev id: {revision}") from None
+
+    def history(self, commit: Commit) -> Iterator[Commit]:
+        """First-parent history starting at ``commit``, newest first."""
+        current: Commit | None = commit
+        while current is not None:
+            yield current
+            current = self.get_commit(current.parents[0]) if current.parents else None
+
+    # -- mutations -----------------------------------------------------------------------------
+
+    def commit(
+        self,
+        branch: str,
+        operations: Iterable[CommitOperation],
+        *,
+        title: str,
+        message: str,
+        author: str,
+        parent_commit: str | None = None,
+    ) -> Commit:
+        """Apply ``operations`` on top of ``branch`` and move the branch to the new commit.
+
+        Blobs referenced by the operations must already be stored. With ``parent_commit`` the
+        commit is made only if the branch still points there (optimistic concurrency); otherwise
+        :class:`PreconditionFailedError`.
+        """
+        ops = list(operations)
+        with self.store.lock(self.key):
+            self._check_alive()
+            refs = self.refs()
+            if branch not in refs.heads:
+                if branch in refs.tags or is_commit_id(branch):
+                    raise BadRequestError(
+                        f"Invalid rev id: {branch} is not a branch; commits go to branches only."
+                    )
+                raise RevisionNotFoundError(f"Invalid rev id: {branch}")
+            head = self.get_commit(refs.heads[branch])
+            if parent_commit is not None and parent_commit != head.id:
+                raise PreconditionFailedError(
+                    "A commit has happened since. Please refresh and try again. "
+                    f"(parent commit {parent_commit} is not the head of {branch})"
+                )
+            files = dict(self.get_tree(head.tree).files)
+            for op in ops:
+                _apply(files, op, self)
+            _check_no_file_dir_clash(files)
+            tree_id = self._write_tree(files)
+            new = self._write_commit(tree_id, (head.id,), title, message, (author,), utc_now_iso())
+            refs.heads[branch] = new.id
+            self._write_refs(refs)
+            return new
+
+    def create_branch(self, name: str, start: Commit) -> None:
+        """Create branch ``name`` at ``start``; :class:`ConflictError` if the name is taken."""
+        with self.store.lock(self.key):
+            self._check_alive()
+            refs = self.refs()
+            if name in refs.heads:
+                raise ConflictError(f"Reference already exists: refs/heads/{name}")
+            if name in refs.tags:
+                raise ConflictError(f"A tag named {name} already exists.")
+            refs.heads[name] = start.id
+            self._write_refs(refs)
+
+    def delete_branch(self, name: str) -> None:
+        """Delete a branch other than ``main``."""
+        with self.store.lock(self.key):
+            self._check_alive()
+            refs = self.refs()
+            if name not in refs.heads:
+                raise RevisionNotFoundError(f"Invalid rev id: {name}")
+            if name == DEFAULT_BRANCH:
+                raise BadRequestError("The default branch cannot be deleted.")
+            del refs.heads[name]
+            self._write_refs(refs)
+
+    def create_tag(self, name: str, target: Commit) -> None:
+        """Tag ``target`` as ``name``; :class:`ConflictError` if the name is taken."""
+        with self.store.lock(self.key):
+            self._check_alive()
+            refs = self.refs()
+            if name in refs.tags:
+                raise ConflictError(f"Tag {name} already exists.")
+            if name in refs.heads:
+                raise ConflictError(f"A branch named {name} already exists.")
+            refs.tags[name] = target.id
+            self._write_refs(refs)
+
+    def delete_tag(self, name: str) -> None:
+        """Delete a tag."""
+        with self.store.lock(self.key):
+            self._check_alive()
+            refs = self.refs()
+            if name not in refs.tags:
+                raise RevisionNotFoundError(f"Invalid rev id: {name}")
+            del refs.tags[name]
+            self._write_refs(refs)
+
+
+def _apply(files: dict[str, FileEntry], op: CommitOperation, repo: Repo) -> None:
+    if isinstance(op, AddFile):
+        if not repo.has_blob(op.entry.sha256, op.entry.size):
+            raise UnprocessableError(f"Content of {op.path} was not uploaded (LFS object missing).")
+        files[op.path] = op.entry
+    elif isinstance(op, DeleteFile):
+        if op.path not in files:
+            raise EntryNotFoundError(
+                f"Cannot delete {op.path}: A file with this name doesn't exist in the repository."
+            )
+        del files[op.path]
+    else:
+        prefix = op.path + "/"
+        doomed = [path for path in files if path.startswith(prefix)]
+        if not doomed:
+            raise EntryNotFoundError(f"Cannot delete folder {op.path}: it does not exist.")
+        for path in doomed:
+            del files[path]
+
+
+def _check_no_file_dir_clash(files: dict[str, FileEntry]) -> None:
+    for path in files:
+        parts = path.split("/")
+        for depth in range(1, len(parts)):
+            if "/".join(parts[:depth]) in files:
+                raise BadRequestError(
+                    f"Cannot commit {path}: {'/'.join(parts[:depth])} is a file, not a folder."
+                )
+
+
+def decode_base64_content(content: object, path: str, limit: int) -> bytes:
+    """Decode the base64 ``content`` of a regular file in a commit payload."""
+    if not isinstance(content, str):
+        raise BadRequestError(f"Missing base64 content for {path}.")
+    if len(content) > (limit // 3 + 1) * 4:
+        raise PayloadTooLargeError(f"{path} is too large for a regular file; use LFS.")
+    try:
+        return base64.b64decode(content, validate=True)
+    except (ValueError, base64.binascii.Error):
+        raise BadRequestError(f"Invalid base64 content for {path}.") from None
+
+
+def check_lfs_oid(oid: object, path: str) -> str:
+    """Validate an LFS object id from a commit payload."""
+    if not is_sha256(oid):
+        raise BadRequestError(f"Invalid LFS oid for {path}: expected 64 lowercase hex characters.")
+    return str(oid)
+
+
+__all__ = [
+    "AddFile",
+    "Commit",
+    "CommitOperation",
+    "DEFAULT_BRANCH",
+    "DeleteFile",
+    "DeleteFolder",
+    "FileEntry",
+    "HubStore",
+    "Refs",
+    "Repo",
+    "TreeView",
+    "decode_base64_content",
+    "check_lfs_oid",
+    "utc_now_iso",
+]
