@@ -49,7 +49,12 @@ def _iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str, s
                 yield number, None, text, f"malformed_json: {exc.msg} (column {exc.colno})"
                 continue
             if not isinstance(obj, dict):
-                yield number, None, text, f"not_an_object: expected a JSON object, got {type(obj).__name__}"
+                yield (
+                    number,
+                    None,
+                    text,
+                    f"not_an_object: expected a JSON object, got {type(obj).__name__}",
+                )
                 continue
             yield number, obj, text, None
 
@@ -125,7 +130,9 @@ class RecordReader(PipelineStep):
         self.inputs = inputs
         self.fields = fields
 
-    def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+    def run(
+        self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1
+    ) -> DocumentsPipeline:
         if data:
             yield from data
         for index, (label, spec) in enumerate(self.inputs):

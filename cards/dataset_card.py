@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import datasets
-from datasets.info import DatasetInfosDict
 import pyarrow as pa
+from datasets.info import DatasetInfosDict
 from huggingface_hub import DatasetCardData
 
 from ocforge.ledger import Ledger
@@ -70,7 +70,9 @@ def card_data(
         splits = datasets.SplitDict()
         for split in out.splits.values():
             splits.add(
-                datasets.SplitInfo(name=split.name, num_bytes=split.num_bytes, num_examples=split.rows)
+                datasets.SplitInfo(
+                    name=split.name, num_bytes=split.num_bytes, num_examples=split.rows
+                )
             )
         infos[name] = datasets.DatasetInfo(
             features=datasets.Features.from_arrow_schema(schemas[name]),
@@ -95,18 +97,21 @@ def card_body(
     outputs: Mapping[str, ConfigOutput],
     ledger: Ledger,
     default_config: str,
+    repo_id: str | None = None,
 ) -> str:
     """The generated part of the card body (between the generated markers)."""
     split_rows = [
-        [f"`{cfg}`", out.kind, *(out.splits[s].rows if s in out.splits else "-" for s in ("train", "test"))]
+        [
+            f"`{cfg}`",
+            out.kind,
+            *(out.splits[s].rows if s in out.splits else "-" for s in ("train", "test")),
+        ]
         for cfg, out in outputs.items()
     ]
     ledger_rows = [
         [f"`{r['config']}`", r["outcome"], r["reason"] or "-", r["rows"]] for r in ledger.rows()
     ]
-    totals = ledger.totals()
     title = settings.pretty_name or name
-    repo_hint = "ORG/NAME"
     return "\n".join(
         [
             GENERATED_START,
@@ -123,14 +128,13 @@ def card_body(
             "",
             "```python",
             "from datasets import load_dataset",
-            f'ds = load_dataset("{repo_hint}", "{default_config}")',
+            f'ds = load_dataset("{repo_id or "ORG/NAME"}", "{default_config}")',
             "```",
             "",
             "## Curation ledger",
             "",
-            "Every input row ends in exactly one place; "
-            f"input {totals['input']} = kept {totals['kept']} + dropped {totals['dropped']} "
-            f"+ duplicates {totals['duplicates']} + quarantined {totals['quarantined']}.",
+            f"Every input row ends in exactly one place: {ledger.summary()}. The removed rows, "
+            "with their reasons, are kept in the build's `removed/` and `quarantine/` folders.",
             "",
             _table(["config", "outcome", "reason", "rows"], ledger_rows),
             GENERATED_END,
@@ -146,9 +150,10 @@ def render_card(
     schemas: Mapping[str, pa.Schema],
     ledger: Ledger,
     default_config: str,
+    repo_id: str | None = None,
 ) -> str:
     """The whole README.md: YAML front matter and generated body."""
     data = card_data(settings, outputs, schemas, default_config)
     return f"---\n{data.to_yaml()}\n---\n\n" + card_body(
-        name, settings, outputs, ledger, default_config
+        name, settings, outputs, ledger, default_config, repo_id
     )

@@ -30,7 +30,9 @@ def signature_step(sig_folder: str) -> ExactDedupSignature:
 
 
 def finder_step(sig_folder: str, dup_folder: str) -> ExactFindDedups:
-    return ExactFindDedups(data_folder=sig_folder, output_folder=dup_folder, config=exact_dedup_config())
+    return ExactFindDedups(
+        data_folder=sig_folder, output_folder=dup_folder, config=exact_dedup_config()
+    )
 
 
 def filter_step(dup_folder: str, exclusion_writer: DiskWriter | None) -> ExactDedupFilter:

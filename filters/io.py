@@ -16,7 +16,9 @@ from datatrove.pipeline.writers.jsonl import JsonlWriter
 OUTCOMES = ("dropped", "duplicates", "quarantined")
 
 
-def _removed_row(document: Document, outcome: str, step: str, default_reason: str) -> dict[str, Any]:
+def _removed_row(
+    document: Document, outcome: str, step: str, default_reason: str
+) -> dict[str, Any]:
     meta = document.metadata
     reason = meta.get("filter_reason") or default_reason
     return {

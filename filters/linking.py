@@ -55,7 +55,9 @@ class ResolveCharacter(_CharacterIndexStep):
         cid = self.index["references"].get(ref) or (ref if ref in self.index["kept"] else None)
         if cid is None:
             where = f"{doc.metadata['input']}:{doc.metadata['line']}"
-            doc.metadata["detail"] = f"{where}: field 'character_id': no character {ref!r} in the inputs"
+            doc.metadata["detail"] = (
+                f"{where}: field 'character_id': no character {ref!r} in the inputs"
+            )
             return False, UNKNOWN
         record["character_id"] = cid
         return True

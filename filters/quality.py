@@ -30,7 +30,9 @@ class ResponseLengthFilter(BaseFilter):
             doc.metadata["detail"] = "the response is empty"
             return False, "empty_response"
         if words < self.min_words:
-            doc.metadata["detail"] = f"{words} words, fewer than min_response_words={self.min_words}"
+            doc.metadata["detail"] = (
+                f"{words} words, fewer than min_response_words={self.min_words}"
+            )
             return False, "too_short"
         if words > self.max_words:
             doc.metadata["detail"] = f"{words} words, more than max_response_words={self.max_words}"
@@ -39,9 +41,9 @@ class ResponseLengthFilter(BaseFilter):
 
 
 def _fold(text: str) -> str:
-    """Lower-case, punctuation to spaces, whitespace collapsed: 'As an AI-language model' matches
-    'as an ai language model'."""
-    text = unicodedata.normalize("NFKC", text).casefold().replace("’", "'")
+    """Lower-case, punctuation to spaces, whitespace collapsed: 'As an A.I.-language model' matches
+    'as an ai language model'. Dots are deleted rather than spaced so that 'A.I.' reads 'ai'."""
+    text = unicodedata.normalize("NFKC", text).casefold().replace("’", "'").replace(".", "")
     text = re.sub(r"[^\w']+", " ", text)
     return f" {' '.join(text.split())} "
 
@@ -50,7 +52,9 @@ def load_patterns(path: Path) -> list[str]:
     """Read a pattern list (YAML: ``patterns: [...]``); raises ValueError naming the file."""
     data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     patterns = data.get("patterns") if isinstance(data, dict) else None
-    if not isinstance(patterns, list) or not all(isinstance(p, str) and p.strip() for p in patterns):
+    if not isinstance(patterns, list) or not all(
+        isinstance(p, str) and p.strip() for p in patterns
+    ):
         raise ValueError(f"{path}: expected a mapping with 'patterns': a list of non-empty strings")
     return patterns
 

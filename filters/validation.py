@@ -28,16 +28,22 @@ class _Invalid(Exception):
         self.detail = detail
 
 
-def _string(record: dict[str, Any], field: str, *, required: bool = True) -> str | None:
+def _string(
+    record: dict[str, Any], field: str, *, required: bool = True, numeric_ok: bool = False
+) -> str | None:
     if field not in record or record[field] is None:
         if required:
-            raise _Invalid("missing_field", f"field '{field}': required field is missing (expected a string)")
+            raise _Invalid(
+                "missing_field", f"field '{field}': required field is missing (expected a string)"
+            )
         return None
     value = record[field]
-    if isinstance(value, int | float) and not isinstance(value, bool):
+    if numeric_ok and isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)  # numeric ids and ages are common in sources; keep them as text
     if not isinstance(value, str):
-        raise _Invalid("wrong_type", f"field '{field}': expected a string, got {type(value).__name__}")
+        raise _Invalid(
+            "wrong_type", f"field '{field}': expected a string, got {type(value).__name__}"
+        )
     return value
 
 
@@ -69,7 +75,7 @@ class ValidateCharacters(_ValidateRecords):
     name = "✅ validate characters"
 
     def check(self, doc: Document, record: dict[str, Any]) -> dict[str, Any]:
-        source_id = _string(record, "character_id", required=False)
+        source_id = _string(record, "character_id", required=False, numeric_ok=True)
         persona = _string(record, "persona")
         profile = _string(record, "profile")
         assert persona is not None and profile is not None
@@ -81,7 +87,7 @@ class ValidateCharacters(_ValidateRecords):
             raise _Invalid("unparseable_profile", f"field 'profile': {exc}") from None
         for name in fields:  # explicitly mapped profile columns win over parsed text
             if record.get(name) not in (None, ""):
-                fields[name] = _string(record, name)
+                fields[name] = _string(record, name, numeric_ok=True)
         profile = profile.strip()
         cid = character_id(profile)
         doc.id = cid
@@ -115,7 +121,7 @@ class ValidateDialogues(_ValidateRecords):
         self.strategy = strategy
 
     def check(self, doc: Document, record: dict[str, Any]) -> dict[str, Any]:
-        character_ref = _string(record, "character_id")
+        character_ref = _string(record, "character_id", numeric_ok=True)
         question = _string(record, "question")
         response = _string(record, "response")
         assert character_ref is not None and question is not None and response is not None
@@ -124,7 +130,9 @@ class ValidateDialogues(_ValidateRecords):
         original = None
         if self.strategy == "rewrite":
             original = _string(record, "original_response")
-        qid = _string(record, "question_id", required=False) or question_id(question)
+        qid = _string(record, "question_id", required=False, numeric_ok=True) or question_id(
+            question
+        )
         doc.text = response
         out = {
             "character_ref": character_ref,
@@ -135,7 +143,11 @@ class ValidateDialogues(_ValidateRecords):
             "question": question,
             "response": response,
             "quality": {"response_words": word_count(response)},
-            "provenance": {"input": doc.metadata["input"], "record": None, "line": doc.metadata["line"]},
+            "provenance": {
+                "input": doc.metadata["input"],
+                "record": None,
+                "line": doc.metadata["line"],
+            },
         }
         if self.strategy == "rewrite":
             out["original_response"] = original

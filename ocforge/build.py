@@ -26,8 +26,8 @@ import pyarrow as pa
 from ocforge.builders.sources import RecordReader, count_input_records, input_fingerprint
 from ocforge.cards.dataset_card import render_card
 from ocforge.errors import BuildError
-from ocforge.filters.executors import make_executor
 from ocforge.filters.exact_dedup import filter_step, finder_step, signature_step
+from ocforge.filters.executors import make_executor
 from ocforge.filters.io import IntermediateReader, intermediate_writer, removed_writer
 from ocforge.filters.linking import CascadeCharacterRemoval, ResolveCharacter, write_character_index
 from ocforge.filters.quality import CharacterBreakFilter, ResponseLengthFilter, load_patterns
@@ -108,13 +108,21 @@ class _Stages:
             return filtered
         kept = self.work / config / "kept"
         sigs, dups = self.work / config / "sigs", self.work / config / "dups"
-        self._run(config, "dedup-signatures", [IntermediateReader(str(filtered)), signature_step(str(sigs))])
+        self._run(
+            config,
+            "dedup-signatures",
+            [IntermediateReader(str(filtered)), signature_step(str(sigs))],
+        )
         self._run(config, "dedup-find", [finder_step(str(sigs), str(dups))], tasks=1)
         dedup_writer = self.removed(config, "exact-dedup", "duplicates", "exact_duplicate")
         self._run(
             config,
             "dedup-filter",
-            [IntermediateReader(str(filtered)), filter_step(str(dups), dedup_writer), intermediate_writer(str(kept))],
+            [
+                IntermediateReader(str(filtered)),
+                filter_step(str(dups), dedup_writer),
+                intermediate_writer(str(kept)),
+            ],
         )
         _link_duplicates(kept, self.out / "removed" / config / "exact-dedup")
         return kept
@@ -150,7 +158,10 @@ def _link_duplicates(kept_folder: Path, removed_folder: Path) -> None:
 
 def _removed_files(out_dir: Path, config: str) -> list[Path]:
     return sorted(
-        [*(out_dir / "removed" / config).glob("*/*.jsonl"), *(out_dir / "quarantine" / config).glob("*/*.jsonl")]
+        [
+            *(out_dir / "removed" / config).glob("*/*.jsonl"),
+            *(out_dir / "quarantine" / config).glob("*/*.jsonl"),
+        ]
     )
 
 
@@ -183,12 +194,20 @@ def build(recipe: Recipe, out_dir: Path, progress: Progress | None = None) -> Bu
             label = _label(recipe, spec)
             n = count_input_records(spec)
             inputs_manifest.append(
-                {"config": config, "input": label, "format": spec.resolved_format, "records": n, **input_fingerprint(spec)}
+                {
+                    "config": config,
+                    "input": label,
+                    "format": spec.resolved_format,
+                    "records": n,
+                    **input_fingerprint(spec),
+                }
             )
             out.append((label, spec))
         return out
 
-    def finish(config: str, kind: str, kept_folder: Path, schema: pa.Schema, n_input: int) -> list[dict]:
+    def finish(
+        config: str, kind: str, kept_folder: Path, schema: pa.Schema, n_input: int
+    ) -> list[dict]:
         docs = _read_docs(kept_folder)
         records = [d["metadata"]["record"] for d in docs]
         progress(f"{config}: write parquet")
@@ -204,7 +223,9 @@ def build(recipe: Recipe, out_dir: Path, progress: Progress | None = None) -> Bu
         )
         schemas[config] = schema
         outputs[config] = ConfigOutput(name=config, kind=kind, splits=splits)
-        ledgers[config] = config_ledger(n_input, len(records), read_removed(_removed_files(out_dir, config)))
+        ledgers[config] = config_ledger(
+            n_input, len(records), read_removed(_removed_files(out_dir, config))
+        )
         return records
 
     # characters first: dialogues are linked to the characters that survive curation
@@ -214,11 +235,17 @@ def build(recipe: Recipe, out_dir: Path, progress: Progress | None = None) -> Bu
         chars.name,
         [
             RecordReader(char_inputs, CHARACTER_FIELDS),
-            ValidateCharacters(exclusion_writer=stages.removed(chars.name, "validation", "quarantined")),
+            ValidateCharacters(
+                exclusion_writer=stages.removed(chars.name, "validation", "quarantined")
+            ),
         ],
     )
     char_records = finish(
-        chars.name, "characters", kept_chars, CHARACTERS_SCHEMA, sum(i["records"] for i in inputs_manifest)
+        chars.name,
+        "characters",
+        kept_chars,
+        CHARACTERS_SCHEMA,
+        sum(i["records"] for i in inputs_manifest),
     )
     index_path = stages.work / "character_index.json"
     write_character_index(index_path, *_character_index(char_records, out_dir, chars.name))
@@ -229,8 +256,12 @@ def build(recipe: Recipe, out_dir: Path, progress: Progress | None = None) -> Bu
         d_inputs = labelled(name, dcfg.inputs)
         steps = [
             RecordReader(d_inputs, DIALOGUE_FIELDS),
-            ValidateDialogues(dcfg.strategy, exclusion_writer=stages.removed(name, "validation", "quarantined")),
-            ResolveCharacter(str(index_path), stages.removed(name, "resolve-character", "quarantined")),
+            ValidateDialogues(
+                dcfg.strategy, exclusion_writer=stages.removed(name, "validation", "quarantined")
+            ),
+            ResolveCharacter(
+                str(index_path), stages.removed(name, "resolve-character", "quarantined")
+            ),
             CascadeCharacterRemoval(str(index_path), stages.removed(name, "cascade", "dropped")),
             ResponseLengthFilter(
                 quality.min_response_words,
@@ -240,16 +271,28 @@ def build(recipe: Recipe, out_dir: Path, progress: Progress | None = None) -> Bu
         ]
         if quality.character_breaks:
             steps.append(
-                CharacterBreakFilter(break_patterns, exclusion_writer=stages.removed(name, "character-break", "dropped"))
+                CharacterBreakFilter(
+                    break_patterns,
+                    exclusion_writer=stages.removed(name, "character-break", "dropped"),
+                )
             )
         kept = stages.curate(name, steps)
-        finish(name, "dialogues", kept, dialogue_schema(dcfg.strategy), sum(i["records"] for i in inputs_manifest[before:]))
+        finish(
+            name,
+            "dialogues",
+            kept,
+            dialogue_schema(dcfg.strategy),
+            sum(i["records"] for i in inputs_manifest[before:]),
+        )
 
     ledger = Ledger(ledgers)
     progress("card and manifest")
     default = recipe.dialogues[0].config_name if recipe.dialogues else chars.name
     (out_dir / "README.md").write_text(
-        render_card(recipe.name, recipe.card, outputs, schemas, ledger, default), encoding="utf-8"
+        render_card(
+            recipe.name, recipe.card, outputs, schemas, ledger, default, recipe.publish.repo
+        ),
+        encoding="utf-8",
     )
     assert recipe.path is not None
     manifest = build_manifest(
@@ -276,7 +319,9 @@ def _character_index(
     references: dict[str, str] = {}
     removed_rows = []
     for path in sorted((out_dir / "removed" / config).glob("*/*.jsonl")):
-        removed_rows += [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
+        removed_rows += [
+            orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()
+        ]
     for record in [*kept, *(r["record"] for r in removed_rows if r.get("record"))]:
         source_ref = (record.get("provenance") or {}).get("record")
         if source_ref:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -13,6 +12,7 @@ from rich.table import Table
 
 from ocforge import __version__
 from ocforge.errors import OcforgeError
+from ocforge.publish.localhub.cli import hub_app
 
 app = typer.Typer(
     name="ocforge",
@@ -21,8 +21,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_show_locals=False,  # locals may hold tokens
 )
-console = Console()
-err_console = Console(stderr=True)
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 def _version(value: bool) -> None:
@@ -54,7 +54,19 @@ def _datatrove_logs(verbose: bool) -> None:
         logger.enable("datatrove")
     else:
         logger.disable("datatrove")
-        os.environ.setdefault("TQDM_DISABLE", "1")  # datatrove's dedup stages draw tqdm bars
+        _no_progress_bars()
+
+
+def _no_progress_bars() -> None:
+    # datatrove's dedup stages and datasets draw tqdm bars of their own; tqdm reads TQDM_DISABLE
+    # only when it is first imported, so switch the default off on the class itself.
+    from functools import partialmethod
+
+    import datasets
+    from tqdm import tqdm
+
+    datasets.disable_progress_bars()
+    tqdm.__init__ = partialmethod(tqdm.__init__, disable=True)  # type: ignore[method-assign]
 
 
 @app.command()
@@ -74,8 +86,13 @@ def validate(recipe: Annotated[Path, typer.Argument(help="Recipe YAML file.")]) 
 @app.command()
 def build(
     recipe: Annotated[Path, typer.Argument(help="Recipe YAML file.")],
-    out: Annotated[Path, typer.Option("--out", help="Output folder (created; a previous build there is replaced).")],
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show datatrove's task logs.")] = False,
+    out: Annotated[
+        Path,
+        typer.Option("--out", help="Output folder (created; a previous build there is replaced)."),
+    ],
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show datatrove's task logs.")
+    ] = False,
 ) -> None:
     """Run the recipe's pipelines and write a dataset folder in the Hub layout."""
     from ocforge.build import build as run_build
@@ -85,10 +102,16 @@ def build(
     try:
         loaded = load_recipe(recipe)
         with Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err_console, transient=True
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=err_console,
+            transient=True,
         ) as progress:
             task = progress.add_task("starting", total=None)
-            result = run_build(loaded, out, progress=lambda msg: progress.update(task, description=msg))
+            result = run_build(
+                loaded, out, progress=lambda msg: progress.update(task, description=msg)
+            )
     except OcforgeError as exc:
         _fail(exc)
     totals = result.ledger.totals()
@@ -99,14 +122,16 @@ def build(
 
 
 @app.command()
-def inspect(build_dir: Annotated[Path, typer.Argument(help="A folder written by 'ocforge build'.")]) -> None:
+def inspect(
+    build_dir: Annotated[Path, typer.Argument(help="A folder written by 'ocforge build'.")],
+) -> None:
     """Load a build back with datasets.load_dataset and summarise it: rows, ledger, location.
 
     Fails when a config or split loads with a row count other than the manifest's.
     """
     from ocforge.inspect import load_and_compare
 
-    os.environ.setdefault("TQDM_DISABLE", "1")
+    _no_progress_bars()
     try:
         report = load_and_compare(build_dir)
     except OcforgeError as exc:
@@ -120,27 +145,19 @@ def inspect(build_dir: Annotated[Path, typer.Argument(help="A folder written by 
     ledger = Table(title="ledger by reason")
     for col in ("config", "outcome", "reason", "rows"):
         ledger.add_column(col)
-    for row in report.ledger_rows:
+    for row in report.ledger.rows():
         ledger.add_row(row["config"], row["outcome"], row["reason"] or "-", str(row["rows"]))
     console.print(ledger)
-    t = report.totals
-    console.print(
-        f"input {t['input']} = kept {t['kept']} + dropped {t['dropped']} + duplicates {t['duplicates']}"
-        f" + quarantined {t['quarantined']}"
-    )
+    console.print(report.ledger.summary())
     console.print(f"dataset folder: {report.root}")
     console.print(f"removed rows:   {report.root / 'removed'}")
     console.print(f"quarantined:    {report.root / 'quarantine'}")
     if report.mismatches:
-        _fail(OcforgeError("loaded row counts differ from release.json: " + "; ".join(report.mismatches)))
+        _fail(
+            OcforgeError(
+                "loaded row counts differ from release.json: " + "; ".join(report.mismatches)
+            )
+        )
 
 
-def _register_hub() -> None:
-    try:
-        from ocforge.publish.localhub.cli import hub_app
-    except ImportError:
-        return
-    app.add_typer(hub_app, name="hub", help="Run the local Hub-compatible server.")
-
-
-_register_hub()
+app.add_typer(hub_app, name="hub", help="Run the local Hub-compatible server.")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from ocforge.errors import OcforgeError
 from ocforge.ledger import Ledger
@@ -23,8 +22,7 @@ class InspectReport:
     root: Path
     name: str
     splits: list[LoadedSplit]
-    ledger_rows: list[dict[str, Any]]
-    totals: dict[str, int]
+    ledger: Ledger
     mismatches: list[str] = field(default_factory=list)
 
 
@@ -40,7 +38,9 @@ def load_and_compare(build_dir: Path) -> InspectReport:
 
     root = Path(build_dir).resolve()
     if not (root / MANIFEST_NAME).is_file():
-        raise OcforgeError(f"{root} has no {MANIFEST_NAME}: not a folder written by 'ocforge build'")
+        raise OcforgeError(
+            f"{root} has no {MANIFEST_NAME}: not a folder written by 'ocforge build'"
+        )
     manifest = read_manifest(root)
     splits: list[LoadedSplit] = []
     mismatches = []
@@ -51,12 +51,10 @@ def load_and_compare(build_dir: Path) -> InspectReport:
             splits.append(LoadedSplit(config, split, n, split_info["rows"]))
             if n != split_info["rows"]:
                 mismatches.append(f"{config}/{split}: loaded {n}, manifest {split_info['rows']}")
-    ledger = Ledger.from_dict(manifest["ledger"])
     return InspectReport(
         root=root,
         name=manifest["name"],
         splits=splits,
-        ledger_rows=ledger.rows(),
-        totals=ledger.totals(),
+        ledger=Ledger.from_dict(manifest["ledger"]),
         mismatches=mismatches,
     )

@@ -72,6 +72,14 @@ class Ledger:
                 out[o] += led.count(o)
         return out
 
+    def summary(self) -> str:
+        """One line: ``input N = kept K + dropped D + duplicates U + quarantined Q``."""
+        t = self.totals()
+        return (
+            f"input {t['input']} = kept {t['kept']} + dropped {t['dropped']}"
+            f" + duplicates {t['duplicates']} + quarantined {t['quarantined']}"
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "configs": {name: led.to_dict() for name, led in self.configs.items()},

@@ -20,7 +20,9 @@ _LABELS = {
 
 # A label starts a line (optionally after markdown bullets/bold) and is followed by a colon.
 _LABEL_RE = re.compile(
-    r"^[ \t>*\-#]*\**(?P<label>" + "|".join(re.escape(k) for k in _LABELS) + r")\**[ \t]*:\**[ \t]*",
+    r"^[ \t>*\-#]*\**(?P<label>"
+    + "|".join(re.escape(k) for k in _LABELS)
+    + r")\**[ \t]*:\**[ \t]*",
     re.IGNORECASE | re.MULTILINE,
 )
 

@@ -27,6 +27,7 @@ from ocforge.records import PROFILE_FIELDS
 
 CONFIGS_DIR = Path(__file__).resolve().parent.parent / "configs"
 DEFAULT_CHARACTER_BREAKS = CONFIGS_DIR / "character_breaks.yaml"
+DEMO_RECIPE = CONFIGS_DIR / "demo" / "recipe.yaml"
 
 CHARACTER_FIELDS = ("character_id", "persona", "profile", *PROFILE_FIELDS)
 DIALOGUE_FIELDS = (

@@ -54,7 +54,9 @@ def write_config(
     """
     table = pa.Table.from_pylist(rows, schema=schema)
     table = table.sort_by([(id_column(schema), "ascending")])
-    split_names = [split_of(c, test_fraction, seed) for c in table.column("character_id").to_pylist()]
+    split_names = [
+        split_of(c, test_fraction, seed) for c in table.column("character_id").to_pylist()
+    ]
     split_array = pa.array(split_names, pa.string())
     wanted = SPLITS if test_fraction > 0 else ("train",)
     folder = root / "data" / config

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import re
 
-from .api import open_repo
 from .context import HubContext
 from .errors import EntryNotFoundError, RangeNotSatisfiableError
 from .protocol import FileSlice, Request, Response
+from .repo_api import open_repo
 from .validation import RepoKey, check_repo_path, check_revision
 
 _RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -42,10 +42,10 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
         return max(0, size - length), size - 1
     first = int(first_text)
     last = int(last_text) if last_text else size - 1
-    if last < first:
-        return None
     if first >= size:
         raise unsatisfiable
+    if last < first:
+        return None
     return first, min(last, size - 1)
 
 

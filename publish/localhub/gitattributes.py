@@ -11,6 +11,21 @@ import fnmatch
 
 LFS_SIZE_THRESHOLD = 10 * 1024 * 1024
 
+# The Hub gives every new repo a .gitattributes that sends binary formats to LFS; the local hub
+# does the same so that `preupload` can use it and listings look like the Hub's.
+DEFAULT_GITATTRIBUTES = "\n".join(
+    f"{pattern} filter=lfs diff=lfs merge=lfs -text"
+    for pattern in (
+        "*.7z", "*.arrow", "*.avro", "*.bin", "*.bz2", "*.ckpt", "*.ftz", "*.gguf", "*.gz",
+        "*.h5", "*.joblib", "*.lz4", "*.mds", "*.mlmodel", "*.model", "*.msgpack", "*.npy",
+        "*.npz", "*.onnx", "*.ot", "*.parquet", "*.pb", "*.pickle", "*.pkl", "*.pt", "*.pth",
+        "*.rar", "*.safetensors", "*.tar", "*.tar.*", "*.tflite", "*.tgz", "*.wasm", "*.xz",
+        "*.zip", "*.zst", "*tfevents*",
+        # audio and images, as the Hub's dataset template does
+        "*.flac", "*.mp3", "*.ogg", "*.wav", "*.jpg", "*.jpeg", "*.png", "*.webp", "*.gif",
+    )
+) + "\n"  # fmt: skip
+
 
 def parse_lfs_patterns(text: str) -> list[tuple[str, bool]]:
     """(pattern, is_lfs) rules from ``.gitattributes`` text, in file order."""

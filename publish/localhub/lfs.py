@@ -14,7 +14,6 @@ import time
 from typing import Any
 from urllib.parse import urlencode
 
-from .api import open_repo
 from .context import HubContext
 from .errors import (
     BadRequestError,
@@ -24,6 +23,7 @@ from .errors import (
     RouteNotFoundError,
 )
 from .protocol import Request, Response, json_response
+from .repo_api import open_repo
 from .validation import API_REPO_TYPES, REPO_TYPE_PLURAL, RepoKey, is_sha256, make_repo_key
 
 LFS_CONTENT_TYPE = "application/vnd.git-lfs+json"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from dataclasses import dataclass, field
 from email.message import Message
 from pathlib import Path
@@ -22,7 +23,11 @@ _HOST_RE = re.compile(r"^[A-Za-z0-9.\-]+(?::[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](?:
 
 
 class BodyReader:
-    """Reads a request body of known length or in chunked encoding, up to ``limit`` bytes."""
+    """Reads a request body of known length or in chunked encoding, up to ``limit`` bytes.
+
+    The server creates it with the JSON body limit; handlers that accept larger bodies (commits,
+    LFS uploads) raise ``limit`` before reading.
+    """
 
     def __init__(self, rfile: BinaryIO, headers: Message, limit: int):
         self._rfile = rfile
@@ -139,6 +144,7 @@ class BodyReader:
 
     def drain(self, max_bytes: int) -> bool:
         """Discard up to ``max_bytes`` of unread body; True if the body is now fully consumed."""
+        self.limit = sys.maxsize  # discarded bytes do not count against the limit
         while not self._eof and max_bytes > 0:
             data = self.read(min(max_bytes, 1 << 16))
             if not data:

@@ -11,47 +11,20 @@ from __future__ import annotations
 
 import logging
 import re
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
-from .api import route_api
 from .context import HubContext
-from .errors import BadRequestError, HubError, MethodNotAllowedError, RouteNotFoundError
-from .files import resolve_file
-from .lfs import UPLOAD_ROUTE, batch, route_lfs_action
+from .errors import BadRequestError, HubError
 from .protocol import BodyReader, Request, Response, base_url_for, error_response
-from .validation import URL_PREFIX_TYPES, make_repo_key
+from .routes import route
 
 logger = logging.getLogger("ocforge.localhub")
 
 _QUERY_RE = re.compile(r"\?\S*")
-
-
-def route(ctx: HubContext, req: Request) -> Response:
-    """Dispatch a request to its endpoint handler."""
-    seg = req.segments
-    if not seg or seg == [""]:
-        raise RouteNotFoundError("This is an ocforge local Hub; see /api/whoami-v2.")
-    if seg[0] == "api":
-        if len(seg) > 1 and seg[1] == UPLOAD_ROUTE:
-            return route_lfs_action(ctx, req, seg[2:])
-        return route_api(ctx, req, seg[1:])
-    # Model URLs have no type prefix; "datasets"/"spaces" are reserved namespaces.
-    repo_type = URL_PREFIX_TYPES.get(seg[0], "model")
-    rest = seg[1:] if seg[0] in URL_PREFIX_TYPES else seg
-    lfs_tail = ["info", "lfs", "objects", "batch"]
-    if len(rest) == 6 and rest[1].endswith(".git") and rest[2:] == lfs_tail:
-        if req.method != "POST":
-            raise MethodNotAllowedError("The LFS batch endpoint takes POST.")
-        return batch(ctx, req, make_repo_key(repo_type, rest[0], rest[1][: -len(".git")]))
-    if len(rest) >= 5 and rest[2] == "resolve":
-        if req.method not in ("GET", "HEAD"):
-            raise MethodNotAllowedError("Files are read with GET or HEAD.")
-        key = make_repo_key(repo_type, rest[0], rest[1])
-        return resolve_file(ctx, req, key, rest[3], rest[4:])
-    raise RouteNotFoundError("No such endpoint.")
 
 
 class HubRequestHandler(BaseHTTPRequestHandler):
@@ -62,6 +35,12 @@ class HubRequestHandler(BaseHTTPRequestHandler):
     # Idle keep-alive connections are dropped after this many seconds (frees the thread).
     timeout = 120
     server: HubHTTPServer
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out in separate writes; without TCP_NODELAY, Nagle's algorithm
+        # plus the client's delayed ACK stalls every response by ~40 ms.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def do_GET(self) -> None:
         self._handle()
@@ -115,11 +94,22 @@ class HubRequestHandler(BaseHTTPRequestHandler):
             logger.exception("internal error on %s %s", self.command, self._safe_path())
             response = error_response(HubError("Internal server error."))
         # Leftover body bytes would be read as the next request: drain a little, else close.
-        if body is None or not body.drain(ctx.limits.max_drain):
+        try:
+            if body is None or not body.drain(ctx.limits.max_drain):
+                self.close_connection = True
+        except (HubError, OSError):
             self.close_connection = True
         self._send(response)
 
     def _send(self, response: Response) -> None:
+        fh = None
+        if response.file is not None and self.command != "HEAD":
+            try:
+                # opened before the headers go out, so a vanished blob can still become a 500
+                fh = open(response.file.path, "rb")  # noqa: SIM115 (closed below)
+            except OSError:
+                logger.exception("cannot open blob for %s", self._safe_path())
+                response = error_response(HubError("Internal server error."))
         try:
             self.send_response(response.status)
             for name, value in response.headers.items():
@@ -130,20 +120,22 @@ class HubRequestHandler(BaseHTTPRequestHandler):
             self.end_headers()
             if self.command == "HEAD":
                 return
-            if response.file is not None:
-                with open(response.file.path, "rb") as fh:
-                    sent = 0
-                    while sent < response.file.length:
-                        n = self.connection.sendfile(
-                            fh, response.file.offset + sent, response.file.length - sent
-                        )
-                        if n == 0:
-                            raise ConnectionResetError("file shorter than announced")
-                        sent += n
+            if fh is not None and response.file is not None:
+                sent = 0
+                while sent < response.file.length:
+                    n = self.connection.sendfile(
+                        fh, response.file.offset + sent, response.file.length - sent
+                    )
+                    if n == 0:
+                        raise ConnectionResetError("file shorter than announced")
+                    sent += n
             elif response.body:
                 self.wfile.write(response.body)
         except (BrokenPipeError, ConnectionResetError, TimeoutError):
             self.close_connection = True
+        finally:
+            if fh is not None:
+                fh.close()
 
     def _safe_path(self) -> str:
         # Upload URLs carry a signature in the query string: never log query strings.

@@ -18,6 +18,8 @@ operation leaves at most unreferenced objects. A commit becomes visible only whe
 is replaced (the last step), so a killed server or upload never exposes a partial commit and a
 restart finds every completed one.
 
+The value types (file entries, commits, refs, trees) live in ``objects.py``.
+
 Concurrency: ref updates of a repo take an in-process lock plus an ``flock`` on its lock file
 (two servers may share a root). Readers never lock: they read ``refs.json`` (replaced
 atomically) and immutable objects.
@@ -25,7 +27,6 @@ atomically) and immutable objects.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import fcntl
 import hashlib
@@ -34,10 +35,7 @@ import os
 import secrets
 import shutil
 import threading
-from collections import OrderedDict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -45,208 +43,28 @@ from .errors import (
     BadRequestError,
     ConflictError,
     EntryNotFoundError,
-    PayloadTooLargeError,
     PreconditionFailedError,
     RepoNotFoundError,
     RevisionNotFoundError,
     UnprocessableError,
 )
-from .hashing import canonical_json, git_blob_sha1, lfs_pointer, object_id
-from .validation import RepoKey, is_commit_id, is_sha256
+from .gitattributes import DEFAULT_GITATTRIBUTES
+from .hashing import canonical_json, git_blob_sha1, object_id
+from .objects import (
+    AddFile,
+    Commit,
+    CommitOperation,
+    DeleteFile,
+    FileEntry,
+    LRUCache,
+    Refs,
+    TreeView,
+    utc_now_iso,
+)
+from .validation import RepoKey, is_commit_id
 
 DEFAULT_BRANCH = "main"
 _COPY_CHUNK = 1 << 20
-
-# The Hub gives every new repo a .gitattributes that sends binary formats to LFS; the local hub
-# does the same so that `preupload` can use it and listings look like the Hub's.
-DEFAULT_GITATTRIBUTES = "\n".join(
-    f"{pattern} filter=lfs diff=lfs merge=lfs -text"
-    for pattern in (
-        "*.7z", "*.arrow", "*.avro", "*.bin", "*.bz2", "*.ckpt", "*.ftz", "*.gguf", "*.gz",
-        "*.h5", "*.joblib", "*.lz4", "*.mds", "*.mlmodel", "*.model", "*.msgpack", "*.npy",
-        "*.npz", "*.onnx", "*.ot", "*.parquet", "*.pb", "*.pickle", "*.pkl", "*.pt", "*.pth",
-        "*.rar", "*.safetensors", "*.tar", "*.tar.*", "*.tflite", "*.tgz", "*.wasm", "*.xz",
-        "*.zip", "*.zst", "*tfevents*",
-        # audio and images, as the Hub's dataset template does
-        "*.flac", "*.mp3", "*.ogg", "*.wav", "*.jpg", "*.jpeg", "*.png", "*.webp", "*.gif",
-    )
-) + "\n"  # fmt: skip
-
-
-def utc_now_iso() -> str:
-    """Current time in the Hub's format, e.g. ``2026-11-02T10:11:12.123Z``."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
-# --------------------------------------------------------------------------------------------
-# Value types
-
-
-@dataclass(frozen=True, slots=True)
-class FileEntry:
-    """One file of a snapshot.
-
-    ``oid`` is the git blob SHA-1 the clients compare against: of the content for regular files,
-    of the LFS pointer for LFS files. ``sha256`` names the blob on disk in both cases.
-    """
-
-    sha256: str
-    size: int
-    oid: str
-    lfs: bool
-
-    @property
-    def etag(self) -> str:
-        """Content hash used as ETag: SHA-256 for LFS files, git SHA-1 for regular ones."""
-        return self.sha256 if self.lfs else self.oid
-
-    @property
-    def pointer_size(self) -> int:
-        """Length of the LFS pointer file (only meaningful for LFS files)."""
-        return len(lfs_pointer(self.sha256, self.size))
-
-    def to_json(self) -> dict[str, Any]:
-        return {"sha256": self.sha256, "size": self.size, "oid": self.oid, "lfs": self.lfs}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> FileEntry:
-        return cls(data["sha256"], int(data["size"]), data["oid"], bool(data["lfs"]))
-
-    @classmethod
-    def for_lfs(cls, sha256: str, size: int) -> FileEntry:
-        return cls(sha256, size, git_blob_sha1(lfs_pointer(sha256, size)), True)
-
-
-@dataclass(frozen=True, slots=True)
-class Commit:
-    """A stored commit. ``parents`` is empty only for a repo's initial commit."""
-
-    id: str
-    tree: str
-    parents: tuple[str, ...]
-    title: str
-    message: str
-    authors: tuple[str, ...]
-    date: str
-
-    def body(self) -> dict[str, Any]:
-        return {
-            "tree": self.tree,
-            "parents": list(self.parents),
-            "title": self.title,
-            "message": self.message,
-            "authors": list(self.authors),
-            "date": self.date,
-        }
-
-
-@dataclass
-class Refs:
-    """Branch and tag tables of a repo (name -> commit id)."""
-
-    heads: dict[str, str] = field(default_factory=dict)
-    tags: dict[str, str] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"heads": self.heads, "tags": self.tags}
-
-
-@dataclass(frozen=True, slots=True)
-class AddFile:
-    """Commit operation: add or replace ``path`` with ``entry`` (blob already stored)."""
-
-    path: str
-    entry: FileEntry
-
-
-@dataclass(frozen=True, slots=True)
-class DeleteFile:
-    """Commit operation: delete the file ``path`` (must exist)."""
-
-    path: str
-
-
-@dataclass(frozen=True, slots=True)
-class DeleteFolder:
-    """Commit operation: delete every file under folder ``path`` (must not be empty)."""
-
-    path: str
-
-
-CommitOperation = AddFile | DeleteFile | DeleteFolder
-
-
-class TreeView:
-    """Read-only view of a snapshot with a directory index for listings."""
-
-    def __init__(self, tree_id: str, files: dict[str, FileEntry]):
-        self.id = tree_id
-        self.files = files
-        children: dict[str, tuple[set[str], set[str]]] = {"": (set(), set())}
-        for path in files:
-            parts = path.split("/")
-            for depth in range(len(parts) - 1):
-                parent = "/".join(parts[:depth])
-                child = "/".join(parts[: depth + 1])
-                children.setdefault(parent, (set(), set()))[1].add(child)
-                children.setdefault(child, (set(), set()))
-            children["/".join(parts[:-1])][0].add(path)
-        self._children = children
-        self._dir_oids: dict[str, str] = {}
-
-    def is_dir(self, path: str) -> bool:
-        return path in self._children
-
-    def children(self, directory: str) -> tuple[list[str], list[str]]:
-        """Direct (sub-folders, files) of ``directory`` (``""`` = root), sorted."""
-        files, dirs = self._children[directory]
-        return sorted(dirs), sorted(files)
-
-    def walk(self, directory: str) -> Iterator[tuple[str, bool]]:
-        """All descendants of ``directory`` as (path, is_dir), depth first, folders first."""
-        dirs, files = self.children(directory)
-        for sub in dirs:
-            yield sub, True
-            yield from self.walk(sub)
-        for path in files:
-            yield path, False
-
-    def dir_oid(self, directory: str) -> str:
-        """Deterministic 40-hex id of a folder's content (stands in for git's tree SHA-1)."""
-        if directory not in self._dir_oids:
-            prefix = directory + "/" if directory else ""
-            listing = sorted(
-                (p, e.oid) for p, e in self.files.items() if not prefix or p.startswith(prefix)
-            )
-            self._dir_oids[directory] = object_id("dir", listing)
-        return self._dir_oids[directory]
-
-
-class _LRU:
-    """Small thread-safe LRU for immutable objects (commits and trees never change)."""
-
-    def __init__(self, size: int):
-        self._size = size
-        self._data: OrderedDict[Any, Any] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: Any) -> Any:
-        with self._lock:
-            value = self._data.get(key)
-            if value is not None:
-                self._data.move_to_end(key)
-            return value
-
-    def put(self, key: Any, value: Any) -> None:
-        with self._lock:
-            self._data[key] = value
-            self._data.move_to_end(key)
-            while len(self._data) > self._size:
-                self._data.popitem(last=False)
-
-
-# --------------------------------------------------------------------------------------------
-# Low-level durable file helpers
 
 
 def _fsync_dir(path: Path) -> None:
@@ -279,8 +97,8 @@ class HubStore:
         self.tmp_dir.mkdir()
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
-        self._objects = _LRU(256)
-        self._trees = _LRU(32)
+        self._objects = LRUCache(256)
+        self._trees = LRUCache(32)
 
     # -- housekeeping --------------------------------------------------------------------------
 
@@ -350,7 +168,7 @@ class HubStore:
         return Repo(self, key, directory, meta)
 
     def list_repos(self) -> Iterator[RepoKey]:
-        """Every repo in the store (used by the CLI and tests)."""
+        """Every repo in the store, sorted by type, namespace and name."""
         base = self.root / "repos"
         for type_dir in sorted(base.iterdir()):
             for ns_dir in sorted(type_dir.iterdir()):
@@ -720,40 +538,3 @@ def _check_no_file_dir_clash(files: dict[str, FileEntry]) -> None:
                 raise BadRequestError(
                     f"Cannot commit {path}: {'/'.join(parts[:depth])} is a file, not a folder."
                 )
-
-
-def decode_base64_content(content: object, path: str, limit: int) -> bytes:
-    """Decode the base64 ``content`` of a regular file in a commit payload."""
-    if not isinstance(content, str):
-        raise BadRequestError(f"Missing base64 content for {path}.")
-    if len(content) > (limit // 3 + 1) * 4:
-        raise PayloadTooLargeError(f"{path} is too large for a regular file; use LFS.")
-    try:
-        return base64.b64decode(content, validate=True)
-    except (ValueError, base64.binascii.Error):
-        raise BadRequestError(f"Invalid base64 content for {path}.") from None
-
-
-def check_lfs_oid(oid: object, path: str) -> str:
-    """Validate an LFS object id from a commit payload."""
-    if not is_sha256(oid):
-        raise BadRequestError(f"Invalid LFS oid for {path}: expected 64 lowercase hex characters.")
-    return str(oid)
-
-
-__all__ = [
-    "AddFile",
-    "Commit",
-    "CommitOperation",
-    "DEFAULT_BRANCH",
-    "DeleteFile",
-    "DeleteFolder",
-    "FileEntry",
-    "HubStore",
-    "Refs",
-    "Repo",
-    "TreeView",
-    "decode_base64_content",
-    "check_lfs_oid",
-    "utc_now_iso",
-]

@@ -1,0 +1,256 @@
+"""Write endpoints under ``/api``: preupload, commit, branches, tags (reference/hub-api.md §5)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from .auth import require_writer
+from .context import HubContext
+from .errors import (
+    BadRequestError,
+    NotImplementedHubError,
+    PayloadTooLargeError,
+    UnprocessableError,
+)
+from .gitattributes import choose_upload_mode, is_lfs_by_attributes, parse_lfs_patterns
+from .objects import AddFile, CommitOperation, DeleteFile, DeleteFolder, FileEntry
+from .protocol import Request, Response, json_response
+from .repo_api import open_repo
+from .shapes import repo_url
+from .storage import Repo
+from .validation import RepoKey, check_ref_name, check_repo_path, check_revision, is_sha256
+
+
+def _gitignore_rules(text: str) -> list[tuple[str, bool]]:
+    rules = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        negate = line.startswith("!")
+        rules.append((line[1:] if negate else line, not negate))
+    return rules
+
+
+def _is_ignored(rules: list[tuple[str, bool]], path: str) -> bool:
+    # .gitignore patterns use the same matching rules as .gitattributes for this subset;
+    # a pattern ending in "/" ignores everything below that folder.
+    parts = path.split("/")
+    candidates = [path] + ["/".join(parts[:i]) + "/" for i in range(1, len(parts))]
+    decision = False
+    for pattern, ignore in rules:
+        for candidate in candidates:
+            target = candidate.rstrip("/") if pattern.endswith("/") else candidate
+            if candidate.endswith("/") and not pattern.endswith("/"):
+                continue
+            if is_lfs_by_attributes([(pattern.rstrip("/"), True)], target):
+                decision = ignore
+    return decision
+
+
+def preupload(ctx: HubContext, req: Request, key: RepoKey, revision: str) -> Response:
+    """``POST /api/{t}/{id}/preupload/{rev}``: upload mode, ignore flag and current oid per file."""
+    repo = open_repo(ctx, req, key, write=True)
+    head = repo.resolve(check_revision(revision))
+    body = req.json_object()
+    files = body.get("files")
+    if not isinstance(files, list):
+        raise BadRequestError('"files" must be a list.')
+    tree = repo.get_tree(head.tree)
+    attributes = tree.files.get(".gitattributes")
+    rules = (
+        parse_lfs_patterns(repo.blob_path(attributes.sha256).read_text("utf-8", "replace"))
+        if attributes is not None
+        else []
+    )
+    ignore_text = body.get("gitIgnore")
+    if not isinstance(ignore_text, str) and ".gitignore" in tree.files:
+        ignore_text = repo.blob_path(tree.files[".gitignore"].sha256).read_text("utf-8", "replace")
+    ignore_rules = _gitignore_rules(ignore_text) if isinstance(ignore_text, str) else []
+    answers = []
+    for item in files:
+        if not isinstance(item, dict):
+            raise BadRequestError('"files" items must be objects.')
+        path = check_repo_path(item.get("path"))
+        size = item.get("size")
+        if not isinstance(size, int) or size < 0:
+            raise BadRequestError(f"Invalid size for {path}.")
+        try:
+            sample = base64.b64decode(item.get("sample") or "", validate=True)
+        except (ValueError, binascii.Error):
+            raise BadRequestError(f"Invalid base64 sample for {path}.") from None
+        mode = choose_upload_mode(path, size, sample, rules)
+        answer: dict[str, Any] = {
+            "path": path,
+            "uploadMode": mode,
+            # shouldIgnore means "excluded by .gitignore"; the client drops such files
+            "shouldIgnore": _is_ignored(ignore_rules, path) if path != ".gitignore" else False,
+        }
+        existing = tree.files.get(path)
+        # oid lets the client skip unchanged files: SHA-256 for LFS, git SHA-1 for regular
+        if existing is not None and existing.lfs == (mode == "lfs"):
+            answer["oid"] = existing.sha256 if existing.lfs else existing.oid
+        answers.append(answer)
+    return json_response({"files": answers, "commitOid": head.id})
+
+
+def _parse_commit_line(line: bytes) -> tuple[str, dict[str, Any]]:
+    try:
+        item = json.loads(line)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise BadRequestError("Commit payload line is not valid JSON.") from None
+    if not isinstance(item, dict) or not isinstance(item.get("value"), dict):
+        raise BadRequestError('Commit payload lines must be {"key": ..., "value": {...}}.')
+    key = item.get("key")
+    if not isinstance(key, str):
+        raise BadRequestError('Commit payload line without a "key".')
+    return key, item["value"]
+
+
+def commit(ctx: HubContext, req: Request, key: RepoKey, revision: str) -> Response:
+    """``POST /api/{t}/{id}/commit/{branch}``: apply an NDJSON commit payload to a branch."""
+    identity = require_writer(req.identity)
+    repo = open_repo(ctx, req, key, write=True)
+    branch = check_revision(revision)
+    if req.flag("create_pr"):
+        raise NotImplementedHubError("Pull requests are not supported by the local hub.")
+    limits = ctx.limits
+    req.body.limit = limits.max_commit_body
+    req.body.check_declared_size()
+    # Fail early (before storing blobs) if the branch does not exist.
+    repo.resolve(branch)
+
+    header: dict[str, Any] | None = None
+    operations: list[CommitOperation] = []
+    while True:
+        line = req.body.readline(limits.max_commit_line)
+        if not line:
+            break
+        if not line.strip():
+            continue
+        kind, value = _parse_commit_line(line)
+        if header is None:
+            if kind != "header":
+                raise BadRequestError('The first line of a commit payload must be the "header".')
+            header = value
+            continue
+        operations.append(_commit_operation(repo, kind, value, limits.max_commit_line))
+    if header is None:
+        raise BadRequestError("Empty commit payload.")
+    summary = header.get("summary")
+    description = header.get("description") or ""
+    parent = header.get("parentCommit")
+    if not isinstance(summary, str) or not summary.strip():
+        raise BadRequestError('"summary" (the commit title) is required.')
+    if not isinstance(description, str):
+        raise BadRequestError('"description" must be a string.')
+    if parent is not None and not isinstance(parent, str):
+        raise BadRequestError('"parentCommit" must be a commit id.')
+    new = repo.commit(
+        branch,
+        operations,
+        title=summary.strip().splitlines()[0][:1000],
+        message=description,
+        author=identity.name,
+        parent_commit=parent,
+    )
+    return json_response(
+        {
+            "success": True,
+            "commitOid": new.id,
+            # must contain "/commit/"; the part before it is parsed as the repo URL
+            "commitUrl": f"{repo_url(req.base_url, key)}/commit/{new.id}",
+            "commitMessage": new.title,
+            "hookOutput": "",
+            "pullRequestUrl": None,
+        }
+    )
+
+
+def _commit_operation(repo: Repo, kind: str, value: dict[str, Any], limit: int) -> CommitOperation:
+    path_raw = value.get("path")
+    if kind == "file":
+        path = check_repo_path(path_raw)
+        if value.get("encoding", "base64") != "base64":
+            raise BadRequestError(f"Unsupported encoding for {path}: only base64.")
+        content = decode_base64_content(value.get("content"), path, limit)
+        # Blobs are stored before the commit exists; unreferenced ones are harmless.
+        return AddFile(path, repo.store_blob_bytes(content, lfs=False))
+    if kind == "lfsFile":
+        path = check_repo_path(path_raw)
+        if value.get("algo", "sha256") != "sha256":
+            raise BadRequestError(f"Unsupported LFS hash algorithm for {path}.")
+        oid = check_lfs_oid(value.get("oid"), path)
+        size = value.get("size")
+        if size is None:  # copies of LFS files omit the size
+            try:
+                size = repo.blob_path(oid).stat().st_size
+            except FileNotFoundError:
+                raise UnprocessableError(f"LFS object for {path} was not uploaded.") from None
+        if not isinstance(size, int) or size < 0:
+            raise BadRequestError(f"Invalid LFS size for {path}.")
+        return AddFile(path, FileEntry.for_lfs(oid, size))
+    if kind == "deletedFile":
+        return DeleteFile(check_repo_path(path_raw))
+    if kind == "deletedFolder":
+        return DeleteFolder(check_repo_path(path_raw))
+    raise BadRequestError(f"Unknown commit operation {kind!r}.")
+
+
+def create_branch(ctx: HubContext, req: Request, key: RepoKey, name: str) -> Response:
+    """``POST /api/{t}/{id}/branch/{name}``: branch at ``startingPoint`` (default ``main``)."""
+    repo = open_repo(ctx, req, key, write=True)
+    branch = check_ref_name(name, "branch")
+    body = req.json_object()
+    start = body.get("startingPoint")
+    if start is not None and not isinstance(start, str):
+        raise BadRequestError('"startingPoint" must be a revision.')
+    if body.get("emptyBranch"):
+        raise NotImplementedHubError("Empty branches are not supported by the local hub.")
+    repo.create_branch(branch, repo.resolve(check_revision(start or "main")))
+    return json_response({})
+
+
+def delete_branch(ctx: HubContext, req: Request, key: RepoKey, name: str) -> Response:
+    """``DELETE /api/{t}/{id}/branch/{name}``."""
+    repo = open_repo(ctx, req, key, write=True)
+    repo.delete_branch(check_revision(name))
+    return json_response({})
+
+
+def create_tag(ctx: HubContext, req: Request, key: RepoKey, revision: str) -> Response:
+    """``POST /api/{t}/{id}/tag/{rev}``: tag ``rev`` with the body's ``tag`` name."""
+    repo = open_repo(ctx, req, key, write=True)
+    body = req.json_object()
+    tag = check_ref_name(body.get("tag"), "tag")
+    repo.create_tag(tag, repo.resolve(check_revision(revision)))
+    return json_response({})
+
+
+def delete_tag(ctx: HubContext, req: Request, key: RepoKey, name: str) -> Response:
+    """``DELETE /api/{t}/{id}/tag/{name}``."""
+    repo = open_repo(ctx, req, key, write=True)
+    repo.delete_tag(check_revision(name))
+    return json_response({})
+
+
+def decode_base64_content(content: object, path: str, limit: int) -> bytes:
+    """Decode the base64 ``content`` of a regular file in a commit payload."""
+    if not isinstance(content, str):
+        raise BadRequestError(f"Missing base64 content for {path}.")
+    if len(content) > (limit // 3 + 1) * 4:
+        raise PayloadTooLargeError(f"{path} is too large for a regular file; use LFS.")
+    try:
+        return base64.b64decode(content, validate=True)
+    except (ValueError, binascii.Error):
+        raise BadRequestError(f"Invalid base64 content for {path}.") from None
+
+
+def check_lfs_oid(oid: object, path: str) -> str:
+    """Validate an LFS object id from a commit payload."""
+    if not is_sha256(oid):
+        raise BadRequestError(f"Invalid LFS oid for {path}: expected 64 lowercase hex characters.")
+    return str(oid)

@@ -1,0 +1,311 @@
+"""Account, repository and read-only endpoints under ``/api``.
+
+Shapes follow reference/hub-api.md (sections 3-4); comments name the client behaviour that makes
+a detail necessary.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .auth import Identity, require_writer
+from .context import HubContext
+from .errors import (
+    BadRequestError,
+    ConflictError,
+    EntryNotFoundError,
+    HubError,
+    RepoNotFoundError,
+    UnauthorizedError,
+)
+from .objects import Commit
+from .protocol import Request, Response, json_response
+from .shapes import commit_json, dir_json, file_json, repo_url
+from .storage import Repo
+from .validation import RepoKey, check_repo_path, check_repo_type, check_revision, make_repo_key
+from .yamlcheck import load_card_data, validate_readme
+
+
+def open_repo(ctx: HubContext, req: Request, key: RepoKey, *, write: bool = False) -> Repo:
+    """Load a repo the caller may see; private repos are 404 for anonymous callers."""
+    if write:
+        require_writer(req.identity)
+    repo = ctx.store.get_repo(key)
+    if repo.private and req.identity is None:
+        raise RepoNotFoundError(f"Repository {key.repo_id} not found.")
+    return repo
+
+
+def _path_value(repo: Repo, commit: Commit, path: str) -> str | None:
+    tree = repo.get_tree(commit.tree)
+    if path in tree.files:
+        return tree.files[path].oid
+    if tree.is_dir(path):
+        return tree.dir_oid(path)
+    return None
+
+
+def last_commit(repo: Repo, head: Commit, path: str) -> Commit:
+    """Newest commit on the first-parent history of ``head`` that changed ``path``."""
+    value = _path_value(repo, head, path)
+    for commit in repo.history(head):
+        if not commit.parents:
+            return commit
+        if _path_value(repo, repo.get_commit(commit.parents[0]), path) != value:
+            return commit
+    return head  # unreachable: history ends with a parentless commit
+
+
+def _with_last_commit(
+    entry: dict[str, Any], repo: Repo, head: Commit, expand: bool
+) -> dict[str, Any]:
+    if expand:
+        last = last_commit(repo, head, entry["path"])
+        entry["lastCommit"] = {"id": last.id, "title": last.title, "date": last.date}
+    return entry
+
+
+# --------------------------------------------------------------------------------------------
+# account and misc
+
+
+def whoami(ctx: HubContext, req: Request) -> Response:
+    """``GET /api/whoami-v2``: the caller's name and token role (401 without a token)."""
+    if req.identity is None:
+        raise UnauthorizedError("Invalid user token.")
+    ident = req.identity
+    return json_response(
+        {
+            "type": "user",
+            "id": ident.name,
+            "name": ident.name,
+            "fullname": ident.name,
+            "orgs": [],
+            "auth": {
+                "type": "access_token",
+                "accessToken": {"displayName": "ocforge-localhub", "role": ident.role},
+            },
+        }
+    )
+
+
+def agent_harnesses(ctx: HubContext, req: Request) -> Response:
+    """``GET /api/agent-harnesses``: an empty registry."""
+    # huggingface_hub fetches this once a day for its user-agent; an empty registry is valid.
+    return json_response({"standardEnvVars": [], "harnesses": {}})
+
+
+def validate_yaml(ctx: HubContext, req: Request) -> Response:
+    """``POST /api/validate-yaml``: 200 or 400 with ``errors[].message`` for README metadata."""
+    body = req.json_object()
+    content = body.get("content")
+    if not isinstance(content, str):
+        raise BadRequestError('"content" must be the README text.')
+    repo_type = check_repo_type(body.get("repoType"))
+    errors = validate_readme(content, repo_type)
+    # The client reads the JSON before the status: both answers must be JSON.
+    payload = {"errors": [{"message": m} for m in errors], "warnings": []}
+    return json_response(payload, 400 if errors else 200)
+
+
+def _create_delete_key(body: dict[str, Any], identity: Identity) -> RepoKey:
+    name = body.get("name")
+    organization = body.get("organization") or identity.name
+    if isinstance(name, str) and "/" in name and body.get("organization") is None:
+        organization, name = name.split("/", 1)
+    return make_repo_key(check_repo_type(body.get("type")), organization, name)
+
+
+def create_repo(ctx: HubContext, req: Request) -> Response:
+    """``POST /api/repos/create``: new repo with an initial commit; 409 (+ ``url``) if taken."""
+    identity = require_writer(req.identity)
+    body = req.json_object()
+    key = _create_delete_key(body, identity)
+    visibility = body.get("visibility")
+    if visibility not in (None, "public", "private"):
+        raise BadRequestError('"visibility" must be "public" or "private".')
+    private = visibility == "private" or (visibility is None and body.get("private") is True)
+    url = repo_url(req.base_url, key)
+    try:
+        repo = ctx.store.create_repo(key, private=private, author=identity.name)
+    except ConflictError as exc:
+        # create_repo(exist_ok=True) swallows the 409 and still reads "url" from its body.
+        exc.extra["url"] = url
+        raise
+    return json_response({"url": url, "name": key.repo_id, "id": repo.meta["uuid"]})
+
+
+def delete_repo(ctx: HubContext, req: Request) -> Response:
+    """``DELETE /api/repos/delete``: remove a repo and all its data."""
+    identity = require_writer(req.identity)
+    key = _create_delete_key(req.json_object(), identity)
+    ctx.store.delete_repo(key)
+    return json_response({})
+
+
+# --------------------------------------------------------------------------------------------
+# read endpoints
+
+
+def repo_info(ctx: HubContext, req: Request, key: RepoKey, revision: str | None) -> Response:
+    """``GET /api/{t}/{id}[/revision/{rev}]``: repo info with the resolved ``sha``."""
+    repo = open_repo(ctx, req, key)
+    commit = repo.resolve(check_revision(revision or "main"))
+    tree = repo.get_tree(commit.tree)
+    siblings = []
+    for path, entry in sorted(tree.files.items()):
+        sibling: dict[str, Any] = {"rfilename": path, "size": entry.size, "blobId": entry.oid}
+        if entry.lfs:
+            sibling["lfs"] = {
+                "size": entry.size,
+                "sha256": entry.sha256,
+                "pointerSize": entry.pointer_size,
+            }
+        siblings.append(sibling)
+    info: dict[str, Any] = {
+        "_id": repo.meta.get("uuid"),
+        "id": key.repo_id,
+        "author": key.namespace,
+        "sha": commit.id,
+        "private": repo.private,
+        "gated": False,
+        "disabled": False,
+        "downloads": 0,
+        "likes": 0,
+        "tags": [],
+        "createdAt": repo.created_at,
+        "lastModified": commit.date,
+        "siblings": siblings,
+        "xetEnabled": False,
+        "usedStorage": sum(e.size for e in tree.files.values()),
+    }
+    if key.repo_type == "model":
+        info["modelId"] = key.repo_id
+    readme = tree.files.get("README.md")
+    if readme is not None and readme.size <= 1024 * 1024:
+        card = load_card_data(repo.blob_path(readme.sha256).read_text("utf-8", errors="replace"))
+        if card is not None:
+            info["cardData"] = card
+    return json_response(info)
+
+
+def list_repos(ctx: HubContext, req: Request, repo_type: str) -> Response:
+    """``GET /api/{models|datasets|spaces}``: repos the caller may see, ``author``/``search``."""
+    author = req.param("author")
+    search = (req.param("search") or "").lower()
+    limit = req.param("limit")
+    items: list[dict[str, Any]] = []
+    for key in ctx.store.list_repos():
+        if key.repo_type != repo_type or (author and key.namespace != author):
+            continue
+        if search and search not in key.repo_id.lower():
+            continue
+        try:
+            repo = open_repo(ctx, req, key)
+            head = repo.resolve("main")
+        except HubError:
+            continue  # deleted meanwhile, private, or without main
+        items.append(
+            {
+                "_id": repo.meta.get("uuid"),
+                "id": key.repo_id,
+                "author": key.namespace,
+                "sha": head.id,
+                "private": repo.private,
+                "gated": False,
+                "disabled": False,
+                "downloads": 0,
+                "likes": 0,
+                "tags": [],
+                "createdAt": repo.created_at,
+                "lastModified": head.date,
+            }
+        )
+        if limit and limit.isdigit() and len(items) >= int(limit):
+            break
+    return json_response(items)
+
+
+def list_refs(ctx: HubContext, req: Request, key: RepoKey) -> Response:
+    """``GET /api/{t}/{id}/refs``: branches, tags and (empty) converts."""
+    repo = open_repo(ctx, req, key)
+    refs = repo.refs()
+    payload: dict[str, Any] = {
+        "branches": [
+            {"name": name, "ref": f"refs/heads/{name}", "targetCommit": cid}
+            for name, cid in sorted(refs.heads.items())
+        ],
+        "tags": [
+            {"name": name, "ref": f"refs/tags/{name}", "targetCommit": cid}
+            for name, cid in sorted(refs.tags.items())
+        ],
+        # list_repo_refs indexes "converts" unconditionally (KeyError otherwise)
+        "converts": [],
+    }
+    if req.flag("include_prs"):
+        payload["pullRequests"] = []
+    return json_response(payload)
+
+
+def list_commits(ctx: HubContext, req: Request, key: RepoKey, revision: str) -> Response:
+    """``GET /api/{t}/{id}/commits/{rev}``: first-parent history, newest first."""
+    repo = open_repo(ctx, req, key)
+    head = repo.resolve(check_revision(revision))
+    formatted = "formatted" in req.query.get("expand[]", [])
+    return json_response([commit_json(c, formatted=formatted) for c in repo.history(head)])
+
+
+def list_tree(
+    ctx: HubContext, req: Request, key: RepoKey, revision: str, path_parts: list[str]
+) -> Response:
+    """``GET /api/{t}/{id}/tree/{rev}[/{path}]``: folder listing, optionally recursive."""
+    repo = open_repo(ctx, req, key)
+    head = repo.resolve(check_revision(revision))
+    path = check_repo_path("/".join(path_parts), allow_root=True)
+    tree = repo.get_tree(head.tree)
+    if not tree.is_dir(path):
+        # also for file paths: HfFileSystem then falls back to listing the parent folder
+        raise EntryNotFoundError(f"Folder {path!r} not found at revision {revision}.")
+    expand = req.flag("expand")
+    if req.flag("recursive"):
+        items = list(tree.walk(path))
+    else:
+        dirs, files = tree.children(path)
+        items = [(d, True) for d in dirs] + [(f, False) for f in files]
+    entries = [
+        _with_last_commit(
+            dir_json(p, tree) if is_dir else file_json(p, tree.files[p]), repo, head, expand
+        )
+        for p, is_dir in items
+    ]
+    return json_response(entries)
+
+
+def paths_info(ctx: HubContext, req: Request, key: RepoKey, revision: str) -> Response:
+    """``POST /api/{t}/{id}/paths-info/{rev}``: entries of the listed paths that exist."""
+    repo = open_repo(ctx, req, key)
+    head = repo.resolve(check_revision(revision))
+    content_type = (req.headers.get("Content-Type") or "").lower()
+    if "json" in content_type:
+        body = req.json_object()
+        raw_paths = body.get("paths", [])
+        expand = body.get("expand") in (True, "true", "True", "1")
+        if not isinstance(raw_paths, list):
+            raise BadRequestError('"paths" must be a list.')
+    else:
+        form = req.form()
+        raw_paths = form.get("paths", [])
+        expand = (form.get("expand") or ["false"])[0].lower() in ("true", "1")
+    tree = repo.get_tree(head.tree)
+    entries = []
+    for raw in raw_paths:
+        path = check_repo_path(raw, allow_root=True)
+        # missing paths are left out (200), HfFileSystem turns an empty list into FileNotFound
+        if path in tree.files:
+            entries.append(file_json(path, tree.files[path]))
+        elif path and tree.is_dir(path):
+            entries.append(dir_json(path, tree))
+        else:
+            continue
+        _with_last_commit(entries[-1], repo, head, expand)
+    return json_response(entries)

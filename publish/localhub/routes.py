@@ -1,0 +1,114 @@
+"""Request routing: raw path segments -> endpoint handler."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from .commit_api import (
+    commit,
+    create_branch,
+    create_tag,
+    delete_branch,
+    delete_tag,
+    preupload,
+)
+from .context import HubContext
+from .errors import MethodNotAllowedError, NotImplementedHubError, RouteNotFoundError
+from .files import resolve_file
+from .lfs import UPLOAD_ROUTE, batch, route_lfs_action
+from .protocol import Request, Response
+from .repo_api import (
+    agent_harnesses,
+    create_repo,
+    delete_repo,
+    list_commits,
+    list_refs,
+    list_repos,
+    list_tree,
+    paths_info,
+    repo_info,
+    validate_yaml,
+    whoami,
+)
+from .validation import API_REPO_TYPES, URL_PREFIX_TYPES, make_repo_key
+
+
+def route_api(ctx: HubContext, req: Request, seg: list[str]) -> Response:
+    """Dispatch ``/api/...``; ``seg`` are the decoded segments after ``api``."""
+    method = req.method
+    fixed = {
+        ("whoami-v2",): {"GET": whoami},
+        ("agent-harnesses",): {"GET": agent_harnesses},
+        ("validate-yaml",): {"POST": validate_yaml},
+        ("repos", "create"): {"POST": create_repo},
+        ("repos", "delete"): {"DELETE": delete_repo},
+    }
+    handlers = fixed.get(tuple(seg))
+    if handlers is not None:
+        handler = handlers.get(method)
+        if handler is None:
+            raise MethodNotAllowedError(f"{method} is not allowed here.")
+        return handler(ctx, req)
+    if len(seg) == 1 and seg[0] in API_REPO_TYPES and method in ("GET", "HEAD"):
+        return list_repos(ctx, req, API_REPO_TYPES[seg[0]])
+    if len(seg) < 3 or seg[0] not in API_REPO_TYPES:
+        raise RouteNotFoundError("No such API endpoint.")
+    key = make_repo_key(API_REPO_TYPES[seg[0]], seg[1], seg[2])
+    rest = seg[3:]
+    action = rest[0] if rest else ""
+    arg = rest[1] if len(rest) > 1 else None
+    if method in ("GET", "HEAD"):
+        if not rest:
+            return repo_info(ctx, req, key, None)
+        if action == "revision" and len(rest) == 2:
+            return repo_info(ctx, req, key, arg)
+        if action == "refs" and len(rest) == 1:
+            return list_refs(ctx, req, key)
+        if action == "commits" and len(rest) == 2:
+            return list_commits(ctx, req, key, rest[1])
+        if action == "tree" and len(rest) >= 2:
+            return list_tree(ctx, req, key, rest[1], rest[2:])
+        if action in ("xet-read-token", "xet-write-token"):
+            raise NotImplementedHubError(
+                "Xet is not supported by the local hub: run clients with HF_HUB_DISABLE_XET=1."
+            )
+    elif method == "POST" and len(rest) == 2:
+        post = {
+            "paths-info": paths_info,
+            "preupload": preupload,
+            "commit": commit,
+            "branch": create_branch,
+            "tag": create_tag,
+        }.get(action)
+        if post is not None:
+            return post(ctx, req, key, rest[1])
+    elif method == "DELETE" and len(rest) == 2:
+        delete = {"branch": delete_branch, "tag": delete_tag}.get(action)
+        if delete is not None:
+            return delete(ctx, req, key, rest[1])
+    raise RouteNotFoundError(f"No such API endpoint: {method} {quote(action)}.")
+
+
+def route(ctx: HubContext, req: Request) -> Response:
+    """Dispatch a request to its endpoint handler."""
+    seg = req.segments
+    if not seg or seg == [""]:
+        raise RouteNotFoundError("This is an ocforge local Hub; see /api/whoami-v2.")
+    if seg[0] == "api":
+        if len(seg) > 1 and seg[1] == UPLOAD_ROUTE:
+            return route_lfs_action(ctx, req, seg[2:])
+        return route_api(ctx, req, seg[1:])
+    # Model URLs have no type prefix; "datasets"/"spaces" are reserved namespaces.
+    repo_type = URL_PREFIX_TYPES.get(seg[0], "model")
+    rest = seg[1:] if seg[0] in URL_PREFIX_TYPES else seg
+    lfs_tail = ["info", "lfs", "objects", "batch"]
+    if len(rest) == 6 and rest[1].endswith(".git") and rest[2:] == lfs_tail:
+        if req.method != "POST":
+            raise MethodNotAllowedError("The LFS batch endpoint takes POST.")
+        return batch(ctx, req, make_repo_key(repo_type, rest[0], rest[1][: -len(".git")]))
+    if len(rest) >= 5 and rest[2] == "resolve":
+        if req.method not in ("GET", "HEAD"):
+            raise MethodNotAllowedError("Files are read with GET or HEAD.")
+        key = make_repo_key(repo_type, rest[0], rest[1])
+        return resolve_file(ctx, req, key, rest[3], rest[4:])
+    raise RouteNotFoundError("No such endpoint.")
