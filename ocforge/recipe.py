@@ -83,6 +83,8 @@ class InputSpec(_Strict):
 
     @property
     def resolved_format(self) -> str:
+        if self.hub is not None:
+            return "hub"  # read through datasets.load_dataset, whatever the files are
         if self.format:
             return self.format
         if self.path is not None and self.path.suffix in (".parquet", ".pq"):

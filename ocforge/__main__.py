@@ -1,0 +1,3 @@
+from ocforge.cli import app
+
+app(prog_name="ocforge")
