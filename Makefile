@@ -20,9 +20,11 @@ $(STAMP): pyproject.toml constraints.txt
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
+# Release the demo to the embedded local Hub (.ocforge/hub): version, commit, counts, ledger, every
+# config loaded back at the tag, and an HTML preview of the card. A second run is up to date.
 demo: $(STAMP)
-	$(BIN)/ocforge build configs/demo/recipe.yaml --out $(DEMO_OUT)
-	$(BIN)/ocforge inspect $(DEMO_OUT)
+	$(BIN)/ocforge release configs/demo/recipe.yaml --repo demo/opencharacter-demo \
+		--build-dir $(DEMO_OUT) --preview .ocforge/demo-card
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -8,6 +8,7 @@ can quarantine it with its file and line, and the ledger can account for it.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,12 +16,18 @@ from typing import Any
 
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
+from ocforge.builders.importers import RowImportError, import_row
 
 from ocforge.recipe import InputSpec
 
 
-def _map_fields(raw: dict[str, Any], spec: InputSpec, fields: tuple[str, ...]) -> dict[str, Any]:
-    """Rename input columns to record fields; keys absent from the input stay absent."""
+def map_fields(raw: dict[str, Any], spec: InputSpec, fields: tuple[str, ...]) -> dict[str, Any]:
+    """Rename input columns to record fields; keys absent from the input stay absent.
+
+    Inputs with an ``importer`` are converted by it instead (see :mod:`ocforge.builders.importers`).
+    """
+    if spec.importer is not None:
+        return import_row(raw, spec)
     record: dict[str, Any] = {}
     for field in fields:
         column = spec.fields.get(field, field)
@@ -82,28 +89,41 @@ def _iter_hub(spec: InputSpec) -> Iterator[tuple[int, dict[str, Any] | None, str
 
 
 def iter_input(spec: InputSpec) -> Iterator[tuple[int, dict[str, Any] | None, str, str | None]]:
-    """Iterate one input's records as ``(line, object_or_None, raw_text, error)``."""
+    """Iterate one input's records as ``(line, object_or_None, raw_text, error)``.
+
+    At most ``spec.limit`` records are read (the first ones, in file order).
+    """
     if spec.hub is not None:
-        return _iter_hub(spec)
-    assert spec.path is not None
-    return _iter_parquet(spec.path) if spec.resolved_format == "parquet" else _iter_jsonl(spec.path)
+        records = _iter_hub(spec)
+    else:
+        assert spec.path is not None
+        is_parquet = spec.resolved_format == "parquet"
+        records = _iter_parquet(spec.path) if is_parquet else _iter_jsonl(spec.path)
+    return itertools.islice(records, spec.limit) if spec.limit else records
 
 
 def count_input_records(spec: InputSpec) -> int:
     """Number of records an input holds, counted independently of the pipeline (for the ledger)."""
     if spec.hub is not None:
-        return sum(1 for _ in _iter_hub(spec))
-    assert spec.path is not None
-    if spec.resolved_format == "parquet":
-        import pyarrow.parquet as pq
+        n = sum(1 for _ in _iter_hub(spec))
+    else:
+        assert spec.path is not None
+        if spec.resolved_format == "parquet":
+            import pyarrow.parquet as pq
 
-        return pq.ParquetFile(spec.path).metadata.num_rows
-    with spec.path.open("rb") as fh:
-        return sum(1 for line in fh if line.strip())
+            n = pq.ParquetFile(spec.path).metadata.num_rows
+        else:
+            with spec.path.open("rb") as fh:
+                n = sum(1 for line in fh if line.strip())
+    return min(n, spec.limit) if spec.limit else n
 
 
-def input_fingerprint(spec: InputSpec) -> dict[str, str]:
-    """What identifies an input's content: a file's sha256, or a Hub dataset's id and revision."""
+def input_fingerprint(spec: InputSpec) -> dict[str, Any]:
+    """What identifies an input's content: a file's sha256, or a Hub dataset's id and revision.
+
+    A synthesized input also carries how it was generated (backend, model, sampling parameters,
+    prompt ids/versions/hashes), from the ``synthesis.json`` written next to it.
+    """
     if spec.hub is not None:
         return {"hub": spec.hub.repo, "revision": spec.hub.revision or "unpinned"}
     assert spec.path is not None
@@ -111,7 +131,17 @@ def input_fingerprint(spec: InputSpec) -> dict[str, str]:
     with spec.path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
-    return {"sha256": digest.hexdigest()}
+    out: dict[str, Any] = {"sha256": digest.hexdigest()}
+    manifest = spec.path.parent / "synthesis.json"
+    if spec.synthesis is not None and manifest.is_file():
+        generated = json.loads(manifest.read_text(encoding="utf-8"))
+        out["synthesis"] = {
+            "backend": generated["backend"]["type"],
+            "model": generated["backend"]["model"],
+            "generation": generated["generation"],
+            "prompts": generated["prompts"],
+        }
+    return out
 
 
 class RecordReader(PipelineStep):
@@ -147,5 +177,8 @@ class RecordReader(PipelineStep):
                     metadata["raw"] = raw_text
                 else:
                     metadata["raw"] = obj
-                    metadata["record"] = _map_fields(obj, spec, self.fields)
+                    try:
+                        metadata["record"] = map_fields(obj, spec, self.fields)
+                    except RowImportError as exc:
+                        metadata["error"] = f"{exc.reason}: {exc.detail}"
                 yield Document(text=raw_text or "", id=f"{label}:{line}", metadata=metadata)

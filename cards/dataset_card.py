@@ -8,12 +8,15 @@ so the YAML is what the Hub and ``load_dataset`` read. Generated sections sit be
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
 
 import datasets
 import pyarrow as pa
 from datasets.info import DatasetInfosDict
-from huggingface_hub import DatasetCardData
+from huggingface_hub import DatasetCard, DatasetCardData
 
 from ocforge.ledger import Ledger
 from ocforge.outputs import ConfigOutput
@@ -157,3 +160,135 @@ def render_card(
     return f"---\n{data.to_yaml()}\n---\n\n" + card_body(
         name, settings, outputs, ledger, default_config, repo_id
     )
+
+
+# --- release cards: statistics, plots, provenance, changelog; merged with the card on the Hub ---
+
+TEMPLATE_PATH = Path(__file__).with_name("dataset_card.md.j2")
+HAND_EDIT_NOTE = (
+    "<!-- Text outside the ocforge:generated markers is yours: later releases keep it. -->"
+)
+#: metadata keys ocforge computes from the data; always replaced on release
+COMPUTED_KEYS = ("configs", "dataset_info", "size_categories")
+
+FIELD_DOCS = {
+    "character_id": "stable content hash of the normalised profile",
+    "persona": "the persona the character was built from",
+    "persona_id": "content hash of the persona",
+    "name": "profile field",
+    "age": "profile field",
+    "gender": "profile field",
+    "race": "profile field",
+    "birth_place": "profile field",
+    "appearance": "profile field",
+    "general_experience": "profile field",
+    "personality": "profile field",
+    "profile": "full free-text profile (starts with `Name:`)",
+    "source": "input the row came from",
+    "generator": "model that wrote the row, or `import`",
+    "provenance": "input file or repo, source record id, line",
+    "dialogue_id": "content hash of strategy, character, question and answer",
+    "strategy": "`rewrite` (OpenCharacter-R) or `generate` (OpenCharacter-G)",
+    "source_corpus": "instruction corpus of the question (e.g. lima, alpaca)",
+    "question_id": "content hash of the normalised question",
+    "question": "the user instruction",
+    "response": "the in-character answer",
+    "original_response": "the corpus answer that was rewritten (rewrite only)",
+    "messages": "chat format: system = character profile, user, assistant",
+    "quality": "quality signals (e.g. answer length in words)",
+}
+
+LICENSE_NOTE = (
+    "Released under `{license}`. Data derived from Persona Hub personas "
+    "(proj-persona/PersonaHub, CC BY-NC-SA 4.0) inherits its non-commercial, share-alike terms; "
+    "check the licenses of the instruction corpora and of the generator models' outputs before use."
+)
+
+
+def card_metadata(
+    settings: CardSettings,
+    outputs: Mapping[str, ConfigOutput],
+    schemas: Mapping[str, pa.Schema],
+    default_config: str,
+) -> DatasetCardData:
+    """Release metadata: :func:`card_data` plus source datasets and the ``datasets`` library tag."""
+    data = card_data(settings, outputs, schemas, default_config)
+    sources = list(getattr(settings, "source_datasets", []) or [])
+    if sources:
+        data["source_datasets"] = sources
+    return data
+
+
+def schema_fields(schema: pa.Schema) -> list[dict[str, str]]:
+    return [
+        {"name": f.name, "type": str(f.type).replace("|", "\\|"), "doc": FIELD_DOCS.get(f.name, "")}
+        for f in schema
+    ]
+
+
+def render_release_body(context: dict[str, Any]) -> str:
+    """The generated block (markers included) of a release card, from the Jinja template."""
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATE_PATH.parent)),
+        keep_trailing_newline=True,
+        autoescape=False,  # Markdown, not HTML
+        undefined=jinja2.StrictUndefined,
+    )
+    text = env.get_template(TEMPLATE_PATH.name).render(**context).strip()
+    return f"{GENERATED_START}\n{text}\n{GENERATED_END}\n"
+
+
+def template_sha256() -> str:
+    return hashlib.sha256(TEMPLATE_PATH.read_bytes()).hexdigest()
+
+
+def merge_card(
+    existing: str | None,
+    metadata: DatasetCardData,
+    generated_body: str,
+    previous_generated: Mapping[str, Any] | None = None,
+) -> str:
+    """Combine a freshly generated card with the card currently on the Hub.
+
+    * Body: the generated block (between the markers) is replaced; everything outside it, which
+      a maintainer may have written on the Hub, is kept. A card without markers keeps its text
+      below the new generated block.
+    * Metadata: :data:`COMPUTED_KEYS` are always replaced. Other generated keys (license, tags,
+      ...) are replaced unless the card on the Hub changed them by hand since the previous
+      release (``previous_generated`` is that release's generated metadata); keys ocforge does
+      not generate are kept as they are.
+    """
+    new = metadata.to_dict()
+    if existing is None or not existing.strip():
+        body = f"{generated_body}\n## Notes\n\n{HAND_EDIT_NOTE}\n"
+        return _assemble(new, body)
+    card = DatasetCard(existing, ignore_metadata_errors=True)
+    merged = card.data.to_dict()
+    previous = dict(previous_generated or {})
+    for key, value in new.items():
+        hand_edited = (
+            key not in COMPUTED_KEYS
+            and key in merged
+            and key in previous
+            and merged[key] != previous[key]
+        )
+        if not hand_edited:
+            merged[key] = value
+    for key in previous:
+        # a generated key the new release no longer produces (e.g. source_datasets removed)
+        if key not in new and key not in COMPUTED_KEYS and merged.get(key) == previous[key]:
+            merged.pop(key, None)
+    text = card.text
+    start, end = text.find(GENERATED_START), text.find(GENERATED_END)
+    if start != -1 and end > start:
+        body = text[:start] + generated_body.rstrip("\n") + text[end + len(GENERATED_END) :]
+    else:
+        body = generated_body + "\n" + text.lstrip("\n")
+    return _assemble(merged, body)
+
+
+def _assemble(metadata: dict[str, Any], body: str) -> str:
+    data = DatasetCardData(**metadata)
+    return f"---\n{data.to_yaml()}\n---\n\n{body.lstrip(chr(10))}"

@@ -1,30 +1,143 @@
-"""Executor selection: the recipe's ``executor:`` section picks how datatrove runs a pipeline."""
+"""Executor selection: the recipe's ``executor:`` section picks how datatrove runs each stage.
+
+- ``local``: LocalPipelineExecutor (``tasks`` x ``workers`` processes);
+- ``ray``: RayPipelineExecutor, on the cluster ``ray.init(address=...)`` connects to (or a local
+  one it starts);
+- ``slurm``: SlurmPipelineExecutor. A chain of stages is submitted at once, each job array
+  depending (``afterok``) on the previous stage's job; the build waits for the chain's last stage
+  by watching datatrove's completion markers, then goes on.
+
+Nothing else in the recipe changes with the executor, and every executor skips the tasks whose
+completion marker exists (datatrove's ``skip_completed``), which is how a build resumes.
+"""
 
 from __future__ import annotations
 
+import subprocess
+import time
 from collections.abc import Callable, Sequence
 
 from datatrove.executor.base import PipelineExecutor
 from datatrove.executor.local import LocalPipelineExecutor
 from datatrove.pipeline.base import PipelineStep
 
+from ocforge.errors import BuildError
 from ocforge.recipe import ExecutorSettings
+
+Pipeline = Sequence[PipelineStep | Callable]
 
 
 def make_executor(
     settings: ExecutorSettings,
-    pipeline: Sequence[PipelineStep | Callable],
+    pipeline: Pipeline,
     logging_dir: str,
     *,
     tasks: int | None = None,
+    depends: PipelineExecutor | None = None,
+    job_name: str | None = None,
 ) -> PipelineExecutor:
-    """Build the executor for one stage. ``tasks`` overrides the recipe for single-task stages."""
+    """Build the executor for one stage. ``tasks`` overrides the recipe for stages with a fixed
+    task count (one finder, one per MinHash bucket); ``depends`` chains Slurm jobs."""
     n_tasks = tasks or settings.tasks
+    workers = min(settings.workers, n_tasks)
+    if settings.type == "ray":
+        from datatrove.executor.ray import RayPipelineExecutor
+
+        return RayPipelineExecutor(
+            pipeline=list(pipeline),
+            tasks=n_tasks,
+            workers=workers,
+            logging_dir=logging_dir,
+            skip_completed=True,
+            cpus_per_task=settings.ray.cpus_per_task,
+            mem_per_cpu_gb=settings.ray.mem_per_cpu_gb,
+        )
+    if settings.type == "slurm":
+        from datatrove.executor.slurm import SlurmPipelineExecutor
+
+        slurm = settings.slurm
+        assert slurm is not None  # the recipe schema requires it for type slurm
+        return SlurmPipelineExecutor(
+            pipeline=list(pipeline),
+            tasks=n_tasks,
+            workers=-1,
+            time=slurm.time,
+            partition=slurm.partition,
+            cpus_per_task=slurm.cpus_per_task,
+            mem_per_cpu_gb=slurm.mem_per_cpu_gb,
+            qos=slurm.qos or "normal",
+            sbatch_args=dict(slurm.sbatch_args),
+            venv_path=slurm.venv_path,
+            job_name=f"{slurm.job_name}-{job_name}" if job_name else slurm.job_name,
+            logging_dir=logging_dir,
+            skip_completed=True,
+            depends=depends,
+            mail_type="NONE",
+        )
     return LocalPipelineExecutor(
         pipeline=list(pipeline),
         tasks=n_tasks,
-        workers=min(settings.workers, n_tasks),
+        workers=workers,
         logging_dir=logging_dir,
-        # a build always starts from a clean work folder, so completion markers never go stale
         skip_completed=True,
     )
+
+
+def _ensure_ray(settings: ExecutorSettings) -> None:
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(address=settings.ray.address, include_dashboard=False, log_to_driver=False)
+
+
+def _slurm_job_alive(job_id: str) -> bool:
+    try:
+        out = subprocess.run(
+            ["squeue", "--noheader", "--jobs", str(job_id)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return True  # cannot tell: keep waiting on the completion markers
+    return bool(out.stdout.strip())
+
+
+def wait_for_completion(executor: PipelineExecutor, poll_seconds: float = 5.0) -> None:
+    """Block until every task of ``executor`` has its completion marker.
+
+    Raises:
+        BuildError: the Slurm job left the queue with tasks still incomplete.
+    """
+    while True:
+        incomplete = executor.get_incomplete_ranks(skip_completed=True)
+        if not incomplete:
+            return
+        job_id = getattr(executor, "job_id", None)
+        if job_id not in (None, -1) and not _slurm_job_alive(job_id):
+            # the queue may lag behind the markers: look once more before failing
+            time.sleep(poll_seconds)
+            incomplete = executor.get_incomplete_ranks(skip_completed=True)
+            if incomplete:
+                raise BuildError(
+                    f"Slurm job {job_id} ended with {len(incomplete)} task(s) incomplete "
+                    f"(ranks {incomplete[:10]}); see its logs in {executor.logging_dir.path}"
+                )
+            return
+        time.sleep(poll_seconds)
+
+
+def run_chain(settings: ExecutorSettings, executors: list[PipelineExecutor]) -> None:
+    """Run stages in order. Local and Ray run each to completion; Slurm submits the chain's last
+    executor (datatrove launches its ``depends`` first) and waits for it."""
+    if not executors:
+        return
+    if settings.type == "slurm":
+        executors[-1].run()
+        for executor in executors:
+            wait_for_completion(executor, poll_seconds=2.0)
+        return
+    if settings.type == "ray":
+        _ensure_ray(settings)
+    for executor in executors:
+        executor.run()

@@ -1,51 +1,187 @@
 """Where rows go between steps: intermediate JSONL shards and the removed/quarantined row files.
 
-Removed and quarantined rows are kept on disk, one JSON object per row, with the step that
-removed them, the outcome (dropped, duplicate, quarantined), the reason code and the detail.
+Removed and quarantined rows are kept on disk as Parquet, one file per reason, step and task::
+
+    OUT/removed/<config>/<reason>/<step>-<rank>.parquet      dropped rows and duplicates
+    OUT/quarantine/<config>/<reason>/<step>-<rank>.parquet   invalid rows
+
+Each row names the step that removed it, the outcome (dropped, duplicates, quarantined), the
+reason code and the detail; duplicates also name the kept row they duplicate (``duplicate_of``,
+filled in by :func:`link_duplicates` once the kept rows are known). The ledger is counted from
+these files.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.readers.base import BaseDiskReader
 from datatrove.pipeline.writers.jsonl import JsonlWriter
+from datatrove.pipeline.writers.parquet import ParquetWriter
 
 OUTCOMES = ("dropped", "duplicates", "quarantined")
 
-
-def _removed_row(
-    document: Document, outcome: str, step: str, default_reason: str
-) -> dict[str, Any]:
-    meta = document.metadata
-    reason = meta.get("filter_reason") or default_reason
-    return {
-        "id": document.id,
-        "outcome": outcome,
-        "step": step,
-        "reason": reason,
-        "detail": meta.get("detail") or meta.get("error") or "",
-        "input": meta.get("input"),
-        "line": meta.get("line"),
-        "duplicate_of": None,
-        # only for duplicates: lets the build look up the kept twin, then it is removed
-        **({"dedup_key": meta.get("dedup_key")} if outcome == "duplicates" else {}),
-        "record": meta.get("record"),
-        "raw": meta.get("raw") if "record" not in meta else None,
-    }
+REMOVED_SCHEMA = pa.schema(
+    [
+        pa.field("id", pa.string()),
+        pa.field("outcome", pa.string()),
+        pa.field("step", pa.string()),
+        pa.field("reason", pa.string()),
+        pa.field("detail", pa.string()),
+        pa.field("input", pa.string()),
+        pa.field("line", pa.int64()),
+        # duplicates only: the id of the kept row, and the key the build matches it by
+        pa.field("duplicate_of", pa.string()),
+        pa.field("dedup_group", pa.string()),
+        pa.field("record", pa.string()),  # the validated record as JSON (absent if invalid)
+        pa.field("raw", pa.string()),  # the input as read, for rows that never validated
+    ]
+)
 
 
-def removed_writer(folder: str, outcome: str, step: str, default_reason: str = "") -> JsonlWriter:
-    """A datatrove writer for the rows a step removes, tagged with ``outcome`` and ``step``."""
-    if outcome not in OUTCOMES:
-        raise ValueError(f"unknown outcome {outcome!r}: expected one of {', '.join(OUTCOMES)}")
+def _json_or_none(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
 
-    def adapter(_writer: JsonlWriter, document: Document) -> dict[str, Any]:
-        return _removed_row(document, outcome, step, default_reason)
 
-    return JsonlWriter(folder, output_filename="${rank}.jsonl", compression=None, adapter=adapter)
+class RemovedRowWriter(ParquetWriter):
+    """A datatrove writer for the rows a step removes, one Parquet file per reason and task."""
+
+    name = "🗑️ removed rows"
+
+    def __init__(
+        self,
+        folder: str,
+        outcome: str,
+        step: str,
+        default_reason: str = "",
+        group_key: str | None = None,
+    ):
+        if outcome not in OUTCOMES:
+            raise ValueError(f"unknown outcome {outcome!r}: expected one of {', '.join(OUTCOMES)}")
+        super().__init__(
+            folder,
+            output_filename="${rank}.parquet",
+            compression="zstd",
+            adapter=self._row,
+            schema=REMOVED_SCHEMA,
+            max_file_size=-1,
+            use_content_defined_chunking=False,
+            write_page_index=False,
+        )
+        self.outcome = outcome
+        self.step = step
+        self.default_reason = default_reason
+        self.group_key = group_key
+
+    def _reason(self, document: Document) -> str:
+        return document.metadata.get("filter_reason") or self.default_reason
+
+    def _get_output_filename(self, document: Document, rank: int | str = 0, **kwargs) -> str:
+        task = f"{rank:05d}" if isinstance(rank, int) else str(rank)
+        return f"{self._reason(document)}/{self.step}-{task}.parquet"
+
+    @staticmethod
+    def _row(writer: RemovedRowWriter, document: Document) -> dict[str, Any]:
+        meta = document.metadata
+        group = meta.get(writer.group_key) if writer.group_key else None
+        line = meta.get("line")
+        return {
+            "id": document.id,
+            "outcome": writer.outcome,
+            "step": writer.step,
+            "reason": writer._reason(document),
+            "detail": meta.get("detail") or meta.get("error") or "",
+            "input": meta.get("input"),
+            "line": line if isinstance(line, int) else None,
+            "duplicate_of": None,
+            "dedup_group": None if group is None else str(group),
+            "record": _json_or_none(meta.get("record")),
+            "raw": _json_or_none(meta.get("raw")) if "record" not in meta else None,
+        }
+
+
+def removed_writer(
+    folder: str,
+    outcome: str,
+    step: str,
+    default_reason: str = "",
+    group_key: str | None = None,
+) -> RemovedRowWriter:
+    """The writer for rows ``step`` removes under ``folder`` (``OUT/removed/<config>``).
+
+    ``group_key`` names the metadata key that identifies a duplicate's group (the exact-dedup
+    key, the MinHash cluster id), so :func:`link_duplicates` can find the kept row."""
+    return RemovedRowWriter(folder, outcome, step, default_reason, group_key)
+
+
+def removed_files(*folders: Path) -> list[Path]:
+    """Every removed-row file under the given ``OUT/removed/<config>`` style folders."""
+    return sorted(p for folder in folders for p in folder.glob("*/*.parquet"))
+
+
+def read_removed_rows(files: list[Path], columns: list[str] | None = None) -> list[dict[str, Any]]:
+    """Rows of removed-row files, ``record`` decoded from JSON."""
+    rows: list[dict[str, Any]] = []
+    for path in files:
+        for row in pq.read_table(path, columns=columns).to_pylist():
+            if row.get("record"):
+                row["record"] = orjson.loads(row["record"])
+            rows.append(row)
+    return rows
+
+
+def iter_docs(folder: Path) -> Iterator[dict[str, Any]]:
+    """Stream the documents of intermediate JSONL shards in file order."""
+    for path in sorted(folder.glob("*.jsonl")):
+        with path.open("rb") as fh:
+            for line in fh:
+                if line.strip():
+                    yield orjson.loads(line)
+
+
+def link_duplicates(kept_folder: Path, removed_folder: Path, step: str, group_key: str) -> int:
+    """Fill ``duplicate_of`` in the rows ``step`` removed: the kept row of the same group.
+
+    Idempotent (a resumed build may run it twice). Returns the number of rows linked."""
+    files = sorted(removed_folder.glob(f"*/{step}-*.parquet"))
+    if not files:
+        return 0
+    wanted = set()
+    for path in files:
+        wanted.update(
+            g for g in pq.read_table(path, columns=["dedup_group"]).column(0).to_pylist() if g
+        )
+    kept_by_group: dict[str, str] = {}
+    for doc in iter_docs(kept_folder):
+        group = doc["metadata"].get(group_key)
+        if group is not None and str(group) in wanted:
+            kept_by_group.setdefault(str(group), doc["id"])
+    linked = 0
+    for path in files:
+        table = pq.read_table(path)
+        groups = table.column("dedup_group").to_pylist()
+        current = table.column("duplicate_of").to_pylist()
+        filled = [
+            c or kept_by_group.get(g) if g else c for c, g in zip(current, groups, strict=True)
+        ]
+        linked += sum(1 for f in filled if f)
+        if filled != current:
+            idx = table.schema.get_field_index("duplicate_of")
+            table = table.set_column(idx, "duplicate_of", pa.array(filled, pa.string()))
+            tmp = path.with_suffix(".tmp")
+            pq.write_table(table, tmp, compression="zstd")
+            tmp.replace(path)
+    return linked
 
 
 def _intermediate_adapter(_writer: JsonlWriter, document: Document) -> dict[str, Any]:

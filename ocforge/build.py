@@ -6,9 +6,14 @@ This module only wires stages together; the steps themselves live in ``builders`
     OUT/README.md                 dataset card (configs + dataset_info)
     OUT/release.json              manifest: counts, file hashes, recipe hash, ledger, tool versions
     OUT/data/<config>/<split>-NNNNN-of-NNNNN.parquet
-    OUT/removed/<config>/<step>/  dropped rows and duplicates, with reasons (JSONL)
-    OUT/quarantine/<config>/<step>/  invalid rows with file, line and error (JSONL)
+    OUT/removed/<config>/<reason>/<step>-<rank>.parquet     dropped rows and duplicates
+    OUT/quarantine/<config>/<reason>/<step>-<rank>.parquet  invalid rows with file, line, error
     OUT/logs/                     datatrove logs and stats per stage
+
+Curation per config: validation -> filters -> exact dedup -> MinHash near dedup (-> semantic dedup
+of profiles); dialogues are then decontaminated against the eval sets and the ``test`` split. A
+build that is interrupted resumes when started again with the same recipe: ``.work/`` and the
+stage logs are kept, and datatrove skips the tasks that have a completion marker.
 """
 
 from __future__ import annotations
@@ -26,20 +31,42 @@ import pyarrow as pa
 from ocforge.builders.sources import RecordReader, count_input_records, input_fingerprint
 from ocforge.cards.dataset_card import render_card
 from ocforge.errors import BuildError
+from ocforge.filters import minhash
+from ocforge.filters.decontamination import Decontaminate, NgramIndex, build_eval_index
+from ocforge.filters.dialogue import (
+    NameConsistencyFilter,
+    ProfileLeakageFilter,
+    RewriteSanityFilter,
+)
 from ocforge.filters.exact_dedup import filter_step, finder_step, signature_step
-from ocforge.filters.executors import make_executor
-from ocforge.filters.io import IntermediateReader, intermediate_writer, removed_writer
+from ocforge.filters.executors import make_executor, run_chain
+from ocforge.filters.io import (
+    IntermediateReader,
+    intermediate_writer,
+    iter_docs,
+    link_duplicates,
+    read_removed_rows,
+    removed_files,
+    removed_writer,
+)
+from ocforge.filters.language import LanguageIdFilter
 from ocforge.filters.linking import CascadeCharacterRemoval, ResolveCharacter, write_character_index
+from ocforge.filters.pii import PiiMasker
+from ocforge.filters.profile_quality import ProfileCompletenessFilter
 from ocforge.filters.quality import CharacterBreakFilter, ResponseLengthFilter, load_patterns
+from ocforge.filters.semantic import SemanticDedup
+from ocforge.filters.text_quality import answer_quality_filters
 from ocforge.filters.validation import ValidateCharacters, ValidateDialogues
 from ocforge.ledger import Ledger, config_ledger, read_removed
 from ocforge.outputs import ConfigOutput
-from ocforge.publish.layout import write_config
+from ocforge.publish.layout import split_of, write_config
 from ocforge.publish.manifest import build_manifest, write_manifest
 from ocforge.recipe import CHARACTER_FIELDS, DIALOGUE_FIELDS, InputSpec, Recipe
 from ocforge.records import CHARACTERS_SCHEMA, dialogue_schema
 
 _OWNED = ("data", "removed", "quarantine", "logs", ".work", "README.md", "release.json")
+# kept across builds: the output of a recipe's `synthesis:` section resumes instead of restarting
+_KEPT = ("synthesis",)
 
 Progress = Callable[[str], None]
 
@@ -52,26 +79,43 @@ class BuildResult:
     manifest: dict[str, Any]
 
 
-def _prepare_out_dir(out_dir: Path) -> None:
-    """Clear what a previous build wrote; refuse to touch a folder that holds anything else."""
+_STATE = "state.json"
+_FORMAT = 2  # bump when the work-folder layout changes: an older unfinished build restarts
+
+
+def _prepare_out_dir(out_dir: Path, recipe: Recipe) -> bool:
+    """Clear what a previous build wrote, or keep it to resume; refuse a folder holding anything
+    else. Returns True when resuming: an unfinished build of the same recipe is there."""
+    state = {"recipe_sha256": recipe.sha256, "format": _FORMAT}
     if out_dir.exists():
-        foreign = sorted(p.name for p in out_dir.iterdir() if p.name not in _OWNED)
+        foreign = sorted(p.name for p in out_dir.iterdir() if p.name not in (*_OWNED, *_KEPT))
         if foreign:
             raise BuildError(
                 f"output folder {out_dir} holds files ocforge did not write ({', '.join(foreign[:5])}); "
                 "choose an empty or new folder"
             )
+        state_file = out_dir / ".work" / _STATE
+        try:
+            previous = orjson.loads(state_file.read_bytes()) if state_file.is_file() else None
+        except orjson.JSONDecodeError:
+            previous = None
+        if previous == state:
+            return True
         for name in _OWNED:
             path = out_dir / name
             if path.is_dir():
                 shutil.rmtree(path)
             elif path.exists():
                 path.unlink()
-    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / ".work").mkdir(parents=True, exist_ok=True)
+    (out_dir / ".work" / _STATE).write_bytes(orjson.dumps(state))
+    return False
 
 
 def _label(recipe: Recipe, spec: InputSpec) -> str:
     """How an input is named in errors, provenance and the manifest: relative to the recipe."""
+    if spec.synthesis is not None:  # independent of where the build folder is
+        return f"synthesis/{spec.path.name if spec.path else spec.synthesis}"
     if spec.path is None:
         return spec.hub.repo  # type: ignore[union-attr]
     return Path(os.path.relpath(spec.path, recipe.base_dir)).as_posix()
@@ -86,87 +130,246 @@ class _Stages:
         self.work = out_dir / ".work"
         self.progress = progress
 
-    def _run(self, config: str, stage: str, pipeline: list, tasks: int | None = None) -> None:
-        self.progress(f"{config}: {stage}")
-        executor = make_executor(
-            self.recipe.executor, pipeline, str(self.out / "logs" / config / stage), tasks=tasks
+    def _executor(
+        self, config: str, stage: str, pipeline: list, tasks: int | None = None, depends=None
+    ):
+        return make_executor(
+            self.recipe.executor,
+            pipeline,
+            str(self.out / "logs" / config / stage),
+            tasks=tasks,
+            depends=depends,
+            job_name=f"{config}-{stage}",
         )
+
+    def _run_chain(self, config: str, stages: list[tuple[str, list, int | None]]) -> None:
+        """Run ``(stage, pipeline, tasks)`` in order (chained jobs on Slurm)."""
+        self.progress(f"{config}: {', '.join(s for s, _, _ in stages)}")
+        executors, previous = [], None
+        for stage, pipeline, tasks in stages:
+            previous = self._executor(config, stage, pipeline, tasks, depends=previous)
+            executors.append(previous)
         try:
-            executor.run()
-        except Exception as exc:  # datatrove re-raises a task's error; name the stage
-            raise BuildError(f"config {config!r}, stage {stage!r} failed: {exc}") from exc
+            run_chain(self.recipe.executor, executors)
+        except BuildError:
+            raise
+        except Exception as exc:  # datatrove re-raises a task's error; name the stages
+            names = ", ".join(s for s, _, _ in stages)
+            raise BuildError(f"config {config!r}, stage(s) {names} failed: {exc}") from exc
 
-    def removed(self, config: str, step: str, outcome: str, reason: str = ""):
+    def _run(self, config: str, stage: str, pipeline: list, tasks: int | None = None) -> None:
+        self._run_chain(config, [(stage, pipeline, tasks)])
+
+    def removed(
+        self, config: str, step: str, outcome: str, reason: str = "", group_key: str | None = None
+    ):
         base = "quarantine" if outcome == "quarantined" else "removed"
-        return removed_writer(str(self.out / base / config / step), outcome, step, reason)
+        return removed_writer(str(self.out / base / config), outcome, step, reason, group_key)
 
-    def curate(self, config: str, steps: list) -> Path:
-        """Run ``steps`` (reader first), then exact dedup; return the folder of kept documents."""
-        filtered = self.work / config / "filtered"
-        self._run(config, "filter", [*steps, intermediate_writer(str(filtered))])
-        if not self.recipe.filters.dedup.exact:
-            return filtered
-        kept = self.work / config / "kept"
-        sigs, dups = self.work / config / "sigs", self.work / config / "dups"
-        self._run(
-            config,
-            "dedup-signatures",
-            [IntermediateReader(str(filtered)), signature_step(str(sigs))],
+    def curate(
+        self, config: str, steps: list, *, near: bool = False, semantic: bool = False
+    ) -> Path:
+        """Run ``steps`` (reader first), then exact, near and semantic dedup as the recipe asks;
+        return the folder of kept documents."""
+        dedup = self.recipe.filters.dedup
+        current = self.work / config / "filtered"
+        self._run(config, "filter", [*steps, intermediate_writer(str(current))])
+        current.mkdir(parents=True, exist_ok=True)
+        if not any(current.glob("*.jsonl")):
+            return current  # every row was removed: nothing to deduplicate
+        if dedup.exact:
+            kept = self.work / config / "kept-exact"
+            sigs, dups = self.work / config / "sigs", self.work / config / "dups"
+            writer = self.removed(
+                config, "exact-dedup", "duplicates", "exact_duplicate", group_key="dedup_key"
+            )
+            self._run_chain(
+                config,
+                [
+                    (
+                        "dedup-signatures",
+                        [IntermediateReader(str(current)), signature_step(str(sigs))],
+                        None,
+                    ),
+                    ("dedup-find", [finder_step(str(sigs), str(dups))], 1),
+                    (
+                        "dedup-filter",
+                        [
+                            IntermediateReader(str(current)),
+                            filter_step(str(dups), writer),
+                            intermediate_writer(str(kept)),
+                        ],
+                        None,
+                    ),
+                ],
+            )
+            link_duplicates(kept, self.out / "removed" / config, "exact-dedup", "dedup_key")
+            current = kept
+        if near and dedup.near.enabled:
+            current = self._near_dedup(config, current)
+        if semantic and dedup.semantic.enabled:
+            kept = self.work / config / "kept-semantic"
+            writer = self.removed(
+                config,
+                "semantic-dedup",
+                "duplicates",
+                "semantic_duplicate",
+                group_key="semantic_group",
+            )
+            step = SemanticDedup(
+                dedup.semantic.threshold, dedup.semantic.model, exclusion_writer=writer
+            )
+            self._run(
+                config,
+                "semantic-dedup",
+                [IntermediateReader(str(current)), step, intermediate_writer(str(kept))],
+                tasks=1,
+            )
+            link_duplicates(kept, self.out / "removed" / config, "semantic-dedup", "semantic_group")
+            current = kept
+        return current
+
+    def _near_dedup(self, config: str, source: Path) -> Path:
+        near = self.recipe.filters.dedup.near
+        bands, rows = near.banding()
+        cfg = minhash.minhash_config(near.shingle_words, bands, rows, near.seed)
+        base = self.work / config / "minhash"
+        sigs, buckets, clusters = base / "signatures", base / "buckets", base / "clusters"
+        kept = self.work / config / "kept-near"
+        writer = self.removed(
+            config, "near-dedup", "duplicates", "near_duplicate", group_key="minhash_cluster_id"
         )
-        self._run(config, "dedup-find", [finder_step(str(sigs), str(dups))], tasks=1)
-        dedup_writer = self.removed(config, "exact-dedup", "duplicates", "exact_duplicate")
-        self._run(
+        self._run_chain(
             config,
-            "dedup-filter",
             [
-                IntermediateReader(str(filtered)),
-                filter_step(str(dups), dedup_writer),
-                intermediate_writer(str(kept)),
+                (
+                    "minhash-signatures",
+                    [IntermediateReader(str(source)), minhash.FastMinhashSignature(str(sigs), cfg)],
+                    None,
+                ),
+                (
+                    "minhash-buckets",
+                    [minhash.bucket_step(str(sigs), str(buckets), cfg)],
+                    minhash.bucket_tasks(cfg, self.recipe.executor.tasks),
+                ),
+                ("minhash-clusters", [minhash.cluster_step(str(buckets), str(clusters), cfg)], 1),
+                (
+                    "minhash-filter",
+                    [
+                        IntermediateReader(str(source)),
+                        minhash.filter_step(str(clusters), writer),
+                        intermediate_writer(str(kept)),
+                    ],
+                    None,
+                ),
             ],
         )
-        _link_duplicates(kept, self.out / "removed" / config / "exact-dedup")
+        link_duplicates(kept, self.out / "removed" / config, "near-dedup", "minhash_cluster_id")
         return kept
 
 
-def _read_docs(folder: Path) -> list[dict[str, Any]]:
-    docs = []
-    for path in sorted(folder.glob("*.jsonl")):
-        with path.open("rb") as fh:
-            docs.extend(orjson.loads(line) for line in fh if line.strip())
-    return docs
-
-
-def _rewrite_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("wb") as fh:
-        for row in rows:
-            fh.write(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE))
-    tmp.replace(path)
-
-
-def _link_duplicates(kept_folder: Path, removed_folder: Path) -> None:
-    """Record in each removed duplicate the id of the kept row it duplicates."""
-    if not removed_folder.is_dir():
-        return
-    kept_by_key = {d["metadata"]["dedup_key"]: d["id"] for d in _read_docs(kept_folder)}
-    for path in sorted(removed_folder.glob("*.jsonl")):
-        rows = [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
-        for row in rows:
-            row["duplicate_of"] = kept_by_key.get(row.pop("dedup_key", None))
-        _rewrite_jsonl(path, rows)
-
-
 def _removed_files(out_dir: Path, config: str) -> list[Path]:
-    return sorted(
-        [
-            *(out_dir / "removed" / config).glob("*/*.jsonl"),
-            *(out_dir / "quarantine" / config).glob("*/*.jsonl"),
-        ]
-    )
+    return removed_files(out_dir / "removed" / config, out_dir / "quarantine" / config)
+
+
+def _pii_counts(out_dir: Path, config: str) -> dict[str, int]:
+    """Masked PII per kind, summed over the filter stage's per-task datatrove stats on disk
+    (each task writes its own when it completes; the merged file may come later on Slurm)."""
+    counts: dict[str, int] = {}
+    for path in sorted((out_dir / "logs" / config / "filter" / "stats").glob("*.json")):
+        for step in orjson.loads(path.read_bytes()):
+            if not str(step.get("name", "")).endswith(PiiMasker.name):
+                continue
+            for key, value in step.get("stats", {}).items():
+                if key.startswith("pii_") or key == "rows_masked":
+                    total = value.get("total", 0) if isinstance(value, dict) else value
+                    counts[key] = counts.get(key, 0) + int(total)
+    return counts
+
+
+def _dialogue_steps(
+    recipe: Recipe, stages: _Stages, dcfg, d_inputs, index_path: Path, break_patterns: list[str]
+) -> list:
+    """The filter stage of a dialogue config, in order."""
+    name = dcfg.config_name
+    f = recipe.filters
+    quality, dialogue = f.quality, f.dialogue
+    bounds = quality.length_by_strategy.get(dcfg.strategy)
+    min_words = bounds.min_response_words if bounds else quality.min_response_words
+    max_words = bounds.max_response_words if bounds else quality.max_response_words
+
+    def dropped(step: str):
+        return stages.removed(name, step, "dropped")
+
+    steps: list = [
+        RecordReader(d_inputs, DIALOGUE_FIELDS),
+        ValidateDialogues(
+            dcfg.strategy, exclusion_writer=stages.removed(name, "validation", "quarantined")
+        ),
+    ]
+    if f.pii.enabled:  # before linking, so ids and chat messages hold the masked text
+        steps.append(PiiMasker())
+    steps += [
+        ResolveCharacter(str(index_path), stages.removed(name, "resolve-character", "quarantined")),
+        CascadeCharacterRemoval(str(index_path), dropped("cascade")),
+        ResponseLengthFilter(min_words, max_words, exclusion_writer=dropped("response-length")),
+    ]
+    if quality.character_breaks:
+        steps.append(
+            CharacterBreakFilter(break_patterns, exclusion_writer=dropped("character-break"))
+        )
+    if f.language.enabled:
+        steps.append(
+            LanguageIdFilter(
+                f.language.languages, f.language.threshold, exclusion_writer=dropped("language")
+            )
+        )
+    if quality.gopher_quality or quality.gopher_repetition:
+        gopher = answer_quality_filters(
+            dropped,
+            max_non_alpha_words_ratio=quality.max_non_alpha_words_ratio,
+            repetition=quality.gopher_repetition,
+        )
+        steps += gopher if quality.gopher_quality else gopher[1:]
+    if dialogue.name_consistency:
+        steps.append(NameConsistencyFilter(exclusion_writer=dropped("name-consistency")))
+    if dialogue.profile_leakage:
+        steps.append(
+            ProfileLeakageFilter(
+                dialogue.leakage_ngram,
+                dialogue.leakage_threshold,
+                exclusion_writer=dropped("profile-leakage"),
+            )
+        )
+    if dialogue.rewrite_sanity and dcfg.strategy == "rewrite":
+        steps.append(
+            RewriteSanityFilter(
+                dialogue.rewrite_max_similarity,
+                dialogue.rewrite_min_content_kept,
+                exclusion_writer=dropped("rewrite-sanity"),
+            )
+        )
+    return steps
+
+
+def _test_question_index(recipe: Recipe, kept: dict[str, Path]) -> NgramIndex:
+    """Questions of the ``test`` split (all dialogue configs), for decontaminating ``train``."""
+    index = NgramIndex(recipe.filters.decontamination.ngram)
+    splits = recipe.splits
+    for config, folder in kept.items():
+        for doc in iter_docs(folder):
+            record = doc["metadata"]["record"]
+            if split_of(record["character_id"], splits.test_fraction, splits.seed) == "test":
+                index.add(record["question"], f"{config}/{record['dialogue_id']}")
+    return index
 
 
 def build(recipe: Recipe, out_dir: Path, progress: Progress | None = None) -> BuildResult:
     """Build every config of ``recipe`` into ``out_dir`` and check the ledger.
+
+    If ``out_dir`` holds an unfinished build of the same recipe (it was interrupted), the build
+    resumes: finished tasks are not run again and the output is the same as an uninterrupted
+    build's.
 
     Raises:
         BuildError: a stage failed or the output folder holds foreign files.
@@ -174,10 +377,16 @@ def build(recipe: Recipe, out_dir: Path, progress: Progress | None = None) -> Bu
     """
     progress = progress or (lambda _msg: None)
     out_dir = out_dir.resolve()
-    _prepare_out_dir(out_dir)
+    if _prepare_out_dir(out_dir, recipe):
+        progress(f"resuming the unfinished build in {out_dir}")
+    if recipe.synthesis is not None:  # generate first, then curate what was generated
+        from ocforge.builders.synthesis.run import resolve_synthesized_inputs, synthesize
+
+        synthesize(recipe, out_dir / "synthesis", progress=progress)
+        recipe = resolve_synthesized_inputs(recipe, out_dir / "synthesis")
     stages = _Stages(recipe, out_dir, progress)
-    stages.work.mkdir(parents=True)
-    quality = recipe.filters.quality
+    filters = recipe.filters
+    quality = filters.quality
     try:
         break_patterns = load_patterns(quality.character_break_patterns)
     except ValueError as exc:
@@ -208,8 +417,7 @@ def build(recipe: Recipe, out_dir: Path, progress: Progress | None = None) -> Bu
     def finish(
         config: str, kind: str, kept_folder: Path, schema: pa.Schema, n_input: int
     ) -> list[dict]:
-        docs = _read_docs(kept_folder)
-        records = [d["metadata"]["record"] for d in docs]
+        records = [d["metadata"]["record"] for d in iter_docs(kept_folder)]
         progress(f"{config}: write parquet")
         splits = write_config(
             records,
@@ -226,19 +434,28 @@ def build(recipe: Recipe, out_dir: Path, progress: Progress | None = None) -> Bu
         ledgers[config] = config_ledger(
             n_input, len(records), read_removed(_removed_files(out_dir, config))
         )
+        ledgers[config].modified.update(_pii_counts(out_dir, config))
         return records
 
     # characters first: dialogues are linked to the characters that survive curation
     chars = recipe.characters
     char_inputs = labelled(chars.name, chars.inputs)
+    char_steps: list = [
+        RecordReader(char_inputs, CHARACTER_FIELDS),
+        ValidateCharacters(
+            exclusion_writer=stages.removed(chars.name, "validation", "quarantined")
+        ),
+    ]
+    if filters.dialogue.profile_completeness:
+        char_steps.append(
+            ProfileCompletenessFilter(
+                filters.dialogue.required_profile_fields,
+                filters.dialogue.max_age,
+                exclusion_writer=stages.removed(chars.name, "profile-completeness", "dropped"),
+            )
+        )
     kept_chars = stages.curate(
-        chars.name,
-        [
-            RecordReader(char_inputs, CHARACTER_FIELDS),
-            ValidateCharacters(
-                exclusion_writer=stages.removed(chars.name, "validation", "quarantined")
-            ),
-        ],
+        chars.name, char_steps, near=filters.dedup.near.profiles, semantic=True
     )
     char_records = finish(
         chars.name,
@@ -248,42 +465,61 @@ def build(recipe: Recipe, out_dir: Path, progress: Progress | None = None) -> Bu
         sum(i["records"] for i in inputs_manifest),
     )
     index_path = stages.work / "character_index.json"
-    write_character_index(index_path, *_character_index(char_records, out_dir, chars.name))
+    kept_profiles, references, twins = _character_index(char_records, out_dir, chars.name)
+    write_character_index(index_path, kept_profiles, references)
 
+    curated: dict[str, Path] = {}
+    n_inputs: dict[str, int] = {}
     for dcfg in recipe.dialogues:
         name = dcfg.config_name
         before = len(inputs_manifest)
         d_inputs = labelled(name, dcfg.inputs)
-        steps = [
-            RecordReader(d_inputs, DIALOGUE_FIELDS),
-            ValidateDialogues(
-                dcfg.strategy, exclusion_writer=stages.removed(name, "validation", "quarantined")
-            ),
-            ResolveCharacter(
-                str(index_path), stages.removed(name, "resolve-character", "quarantined")
-            ),
-            CascadeCharacterRemoval(str(index_path), stages.removed(name, "cascade", "dropped")),
-            ResponseLengthFilter(
-                quality.min_response_words,
-                quality.max_response_words,
-                exclusion_writer=stages.removed(name, "response-length", "dropped"),
-            ),
-        ]
-        if quality.character_breaks:
-            steps.append(
-                CharacterBreakFilter(
-                    break_patterns,
-                    exclusion_writer=stages.removed(name, "character-break", "dropped"),
-                )
-            )
-        kept = stages.curate(name, steps)
-        finish(
-            name,
-            "dialogues",
-            kept,
-            dialogue_schema(dcfg.strategy),
-            sum(i["records"] for i in inputs_manifest[before:]),
+        n_inputs[name] = sum(i["records"] for i in inputs_manifest[before:])
+        steps = _dialogue_steps(recipe, stages, dcfg, d_inputs, index_path, break_patterns)
+        curated[name] = stages.curate(name, steps, near=filters.dedup.near.answers)
+
+    decon = filters.decontamination
+    if decon.enabled and curated and (decon.own_test_split or decon.eval_sets):
+        progress("decontamination index")
+        test_index = stages.work / "decontamination-test.json"
+        eval_index = stages.work / "decontamination-eval.json"
+        index = (
+            _test_question_index(recipe, curated)
+            if decon.own_test_split
+            else NgramIndex(decon.ngram)
         )
+        index.save(test_index)
+        try:
+            build_eval_index(decon.eval_sets, decon.ngram).save(eval_index)
+        except ValueError as exc:
+            raise BuildError(str(exc)) from None
+        for name, folder in list(curated.items()):
+            if not any(folder.glob("*.jsonl")):
+                continue
+            clean = stages.work / name / "decontaminated"
+            step = Decontaminate(
+                str(eval_index),
+                str(test_index),
+                recipe.splits.test_fraction,
+                recipe.splits.seed,
+                exclusion_writer=stages.removed(name, "decontamination", "dropped"),
+            )
+            stages._run(
+                name,
+                "decontamination",
+                [IntermediateReader(str(folder)), step, intermediate_writer(str(clean))],
+            )
+            curated[name] = clean
+
+    for dcfg in recipe.dialogues:
+        name = dcfg.config_name
+        records = finish(
+            name, "dialogues", curated[name], dialogue_schema(dcfg.strategy), n_inputs[name]
+        )
+        # the cascade rule, recorded: dialogues re-pointed from a removed duplicate character
+        repointed = sum(1 for r in records if (r["provenance"] or {}).get("record") in twins)
+        if repointed:
+            ledgers[name].modified["repointed_to_kept_twin"] = repointed
 
     ledger = Ledger(ledgers)
     progress("card and manifest")
@@ -313,25 +549,37 @@ def build(recipe: Recipe, out_dir: Path, progress: Progress | None = None) -> Bu
 
 def _character_index(
     kept: list[dict[str, Any]], out_dir: Path, config: str
-) -> tuple[dict[str, str], dict[str, str]]:
-    """Kept profiles by id, and every source reference of a valid character row -> its id."""
+) -> tuple[dict[str, str], dict[str, str], set[str]]:
+    """Kept profiles by id; every source reference of a valid character row -> the id its
+    dialogues attach to; and the source references of characters removed as duplicates.
+
+    The cascade rule: a character removed as a duplicate (exact, near or semantic) has its
+    dialogues re-pointed to the kept twin (``duplicate_of``); a character dropped by a filter or
+    quarantined takes its dialogues with it (``character_removed``)."""
     kept_profiles = {r["character_id"]: r["profile"] for r in kept}
     references: dict[str, str] = {}
-    removed_rows = []
-    for path in sorted((out_dir / "removed" / config).glob("*/*.jsonl")):
-        removed_rows += [
-            orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()
-        ]
-    for record in [*kept, *(r["record"] for r in removed_rows if r.get("record"))]:
+    twins: set[str] = set()
+    removed = read_removed_rows(removed_files(out_dir / "removed" / config))
+    for record in kept:
         source_ref = (record.get("provenance") or {}).get("record")
         if source_ref:
             references.setdefault(source_ref, record["character_id"])
+    for row in removed:
+        record = row.get("record")
+        if not record:
+            continue
+        source_ref = (record.get("provenance") or {}).get("record")
+        if not source_ref:
+            continue
+        target = record["character_id"]
+        if row["outcome"] == "duplicates" and row.get("duplicate_of"):
+            target = row["duplicate_of"]
+            twins.add(source_ref)
+        references.setdefault(source_ref, target)
     # quarantined character rows: their dialogues are dropped as "character_removed" rather than
     # quarantined as referring to a character that does not exist
-    for path in sorted((out_dir / "quarantine" / config).glob("*/*.jsonl")):
-        for line in path.read_bytes().splitlines():
-            row = orjson.loads(line) if line.strip() else {}
-            source_ref = (row.get("record") or {}).get("character_id")
-            if isinstance(source_ref, str):
-                references.setdefault(source_ref, f"quarantined:{source_ref}")
-    return kept_profiles, references
+    for row in read_removed_rows(removed_files(out_dir / "quarantine" / config)):
+        source_ref = (row.get("record") or {}).get("character_id")
+        if isinstance(source_ref, str):
+            references.setdefault(source_ref, f"quarantined:{source_ref}")
+    return kept_profiles, references, twins

@@ -11,6 +11,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ocforge import __version__
+from ocforge.builders.synthesis.cli import synth
 from ocforge.errors import OcforgeError
 from ocforge.publish.localhub.cli import hub_app
 
@@ -161,3 +162,23 @@ def inspect(
 
 
 app.add_typer(hub_app, name="hub", help="Run the local Hub-compatible server.")
+app.command("synth")(synth)
+
+# `publish` group: shared by `publish model` (ocforge/cli_publish.py) and `publish dataset`
+from ocforge.cli_eval import eval_app  # noqa: E402
+from ocforge.cli_publish import publish_app  # noqa: E402
+
+# releases (ocforge/publish/release_cli.py)
+from ocforge.publish.release_cli import (  # noqa: E402
+    diff_command,
+    publish_dataset,
+    release_command,
+    releases_command,
+)
+
+app.command("release")(release_command)
+app.command("releases")(releases_command)
+app.command("diff")(diff_command)
+publish_app.command("dataset")(publish_dataset)
+app.add_typer(publish_app, name="publish")
+app.add_typer(eval_app, name="eval")

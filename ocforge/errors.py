@@ -27,3 +27,7 @@ class LedgerError(OcforgeError):
 
 class BuildError(OcforgeError):
     """A build step failed; the message names the step and the cause."""
+
+
+class SynthesisError(OcforgeError):
+    """Synthesis could not run or finish: the message names the stage and the cause."""

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
 import polars as pl
 
 from ocforge.errors import LedgerError
@@ -27,6 +26,9 @@ class ConfigLedger:
     kept: int
     # outcome -> reason -> count
     reasons: dict[str, dict[str, int]] = field(default_factory=lambda: {o: {} for o in OUTCOMES})
+    # rows kept but changed, not part of the invariant: PII masked (pii_email, ..., rows_masked),
+    # dialogues re-pointed to the kept twin of a duplicate character (repointed_to_kept_twin)
+    modified: dict[str, int] = field(default_factory=dict)
 
     def count(self, outcome: str) -> int:
         return sum(self.reasons.get(outcome, {}).values())
@@ -41,6 +43,7 @@ class ConfigLedger:
             "kept": self.kept,
             **{o: self.count(o) for o in OUTCOMES},
             "reasons": {o: dict(sorted(self.reasons.get(o, {}).items())) for o in OUTCOMES},
+            "modified": dict(sorted(self.modified.items())),
             "balanced": self.balanced,
         }
 
@@ -58,6 +61,7 @@ class Ledger:
                     input=d["input"],
                     kept=d["kept"],
                     reasons={o: dict(d["reasons"].get(o, {})) for o in OUTCOMES},
+                    modified=dict(d.get("modified", {})),
                 )
                 for name, d in data["configs"].items()
             }
@@ -112,15 +116,11 @@ class Ledger:
 
 
 def read_removed(files: Iterable[Path]) -> pl.DataFrame:
-    """Outcome and reason of every row in removed/quarantined JSONL files."""
-    rows = []
-    for path in files:
-        with path.open("rb") as fh:
-            for line in fh:
-                if line.strip():
-                    row = orjson.loads(line)
-                    rows.append((row["outcome"], row["reason"]))
-    return pl.DataFrame(rows, schema={"outcome": pl.String, "reason": pl.String}, orient="row")
+    """Outcome and reason of every row in the removed/quarantined Parquet files."""
+    frames = [pl.read_parquet(path, columns=["outcome", "reason"]) for path in files]
+    if not frames:
+        return pl.DataFrame(schema={"outcome": pl.String, "reason": pl.String})
+    return pl.concat(frames)
 
 
 def config_ledger(input_rows: int, kept_rows: int, removed: pl.DataFrame) -> ConfigLedger:

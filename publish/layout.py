@@ -1,8 +1,9 @@
 """Write a config's rows as Parquet in the layout ``datasets.push_to_hub`` produces:
 ``data/<config>/<split>-NNNNN-of-NNNNN.parquet``.
 
-Rows are sorted by id and split by a stable hash of ``character_id``, so the same rows always
-give the same files, byte for byte.
+Rows are split by a stable hash of ``character_id``, assigned to a shard by a stable hash of
+their id and sorted by id within it, so the same rows always give the same files, byte for byte,
+and changing a few rows rewrites only the shards that hold them.
 """
 
 from __future__ import annotations
@@ -26,6 +27,21 @@ def split_of(character_id: str, test_fraction: float, seed: int) -> str:
     """``test`` for a stable ``test_fraction`` of characters, chosen by hash; ``train`` otherwise."""
     bucket = int(content_id("split", str(seed), character_id), 16) / float(1 << 64)
     return "test" if bucket < test_fraction else "train"
+
+
+def shard_count(rows: int, max_shard_rows: int) -> int:
+    """Shards of a split: enough for ``max_shard_rows`` each, rounded up to a power of two.
+
+    The rounding keeps the count (and so every row's shard) unchanged while a split grows or
+    shrinks by less than a factor of two, so a small change rewrites only the shards it touches.
+    """
+    needed = max(1, math.ceil(rows / max_shard_rows))
+    return 1 << (needed - 1).bit_length()
+
+
+def shard_index(row_id: str, n_shards: int) -> int:
+    """Shard of a row: a stable hash of its id (ids are already hex content hashes)."""
+    return int(content_id("shard", row_id), 16) % n_shards
 
 
 def _sha256(path: Path) -> str:
@@ -62,12 +78,16 @@ def write_config(
     folder = root / "data" / config
     folder.mkdir(parents=True, exist_ok=True)
     outputs: dict[str, SplitOutput] = {}
+    id_name = id_column(schema)
     for split in wanted:
         part = table.filter(pc.equal(split_array, split))
-        n_shards = max(1, math.ceil(part.num_rows / max_shard_rows))
+        n_shards = shard_count(part.num_rows, max_shard_rows)
+        shard_of = pa.array(
+            [shard_index(i, n_shards) for i in part.column(id_name).to_pylist()], pa.int32()
+        )
         out = SplitOutput(name=split, rows=part.num_rows, num_bytes=part.nbytes)
         for i in range(n_shards):
-            shard = part.slice(i * max_shard_rows, max_shard_rows)
+            shard = part.filter(pc.equal(shard_of, i)) if n_shards > 1 else part
             rel = f"data/{config}/{split}-{i:05d}-of-{n_shards:05d}.parquet"
             path = root / rel
             pq.write_table(

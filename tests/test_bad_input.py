@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 import yaml
 
@@ -14,16 +16,37 @@ from ocforge.ledger import ConfigLedger, Ledger
 from ocforge.recipe import load_recipe
 
 PROFILE = (
-    "Name: {name}\nAge: 40\nGender: female\nRace: Welsh\nBirth Place: Cardiff\n"
-    "Appearance: Tall, with a green raincoat.\nGeneral Experience: Ran a bakery for {years} years.\n"
-    "Personality: Warm and blunt; says 'right then' a lot."
+    "Name: {name}\nAge: {age}\nGender: female\nRace: Welsh\nBirth Place: {place}\n"
+    "Appearance: {look}\nGeneral Experience: {past}\nPersonality: {mood}"
 )
+CHARACTERS = [
+    dict(name="Baker Ann", age=40, place="Cardiff", look="Tall, with a green raincoat.",
+         past="Ran a bakery on the harbour for twelve years.", mood="Warm and blunt."),
+    dict(name="Bea Morgan", age=63, place="Swansea", look="Small and wiry, flour on her sleeves.",
+         past="Taught chemistry before she retired to a mountain farm.", mood="Dry humour, patient."),
+    dict(name="Cy Price", age=27, place="Aberystwyth", look="Red hair tied back, paint-stained boots.",
+         past="Plays the harp in a folk band and repairs old bicycles.", mood="Restless and curious."),
+]
+# distinct sentences, so that generated answers are neither exact nor near duplicates
+SENTENCES = [
+    "Right then, the first thing to know is that patience matters more than talent.",
+    "When the oven is too hot the crust burns before the middle is done.",
+    "My grandmother kept her recipes in a tin box with a broken lid.",
+    "You should always taste the dough, because it tells you what it needs.",
+    "On cold mornings the yeast sleeps longer and you have to wait for it.",
+    "A good loaf sounds hollow when you knock on the bottom of it.",
+    "People ask me for secrets, but the only secret is doing it every day.",
+    "I once forgot the salt and the whole street could taste the difference.",
+    "The market opens at six, so the first batch goes in at four.",
+    "Butter from the farm up the valley makes the pastry flake like leaves.",
+    "If the kitchen is damp, the flour drinks less water than the recipe says.",
+    "Children love to shape the rolls, and the crooked ones always sell first.",
+]
 
 
 def _answer(i: int) -> str:
-    return f"Right then, love, here is what I learned at the bakery about problem {i}: " + " ".join(
-        ["knead", "patience", "butter", "oven", "morning", "flour"][j % 6] for j in range(i, i + 25)
-    )
+    picks = random.Random(i).sample(SENTENCES, 4)
+    return f"About problem {i}: " + " ".join(picks)
 
 
 def _corpus(tmp_path: Path, dialogue_lines: list[str]) -> Path:
@@ -33,9 +56,9 @@ def _corpus(tmp_path: Path, dialogue_lines: list[str]) -> Path:
         {
             "character_id": f"c{i}",
             "persona": f"A baker number {i}.",
-            "character": PROFILE.format(name=f"Baker {w}", years=i),
+            "character": PROFILE.format(**fields),
         }
-        for i, w in enumerate(["Ann", "Bea", "Cy"])
+        for i, fields in enumerate(CHARACTERS)
     ]
     (data / "characters.jsonl").write_text("".join(json.dumps(c) + "\n" for c in chars))
     (data / "dialogues.jsonl").write_text("".join(line + "\n" for line in dialogue_lines))
@@ -61,8 +84,8 @@ def _dialogue(i: int, character: str = "c0") -> str:
 def _removed(out: Path, config: str) -> list[dict]:
     rows = []
     for base in ("removed", "quarantine"):
-        for p in sorted((out / base / config).glob("*/*.jsonl")):
-            rows += [json.loads(x) for x in p.read_text().splitlines()]
+        for p in sorted((out / base / config).glob("*/*.parquet")):
+            rows += pq.read_table(p).to_pylist()
     return rows
 
 

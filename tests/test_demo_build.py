@@ -20,10 +20,14 @@ PLANTED = yaml.safe_load((DEMO_RECIPE.parent / "planted.yaml").read_text())
 
 
 def _removed_rows(root: Path, config: str) -> list[dict]:
+    """Rows of ``removed/<config>/<reason>/*.parquet`` and ``quarantine/<config>/<reason>/...``."""
     rows = []
     for base in ("removed", "quarantine"):
-        for path in sorted((root / base / config).glob("*/*.jsonl")):
-            rows += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        for path in sorted((root / base / config).glob("*/*.parquet")):
+            assert path.parent.name == path.parent.name.strip()
+            for row in pq.read_table(path).to_pylist():
+                assert row["reason"] == path.parent.name  # one folder per reason
+                rows.append(row)
     return rows
 
 

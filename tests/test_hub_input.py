@@ -9,8 +9,8 @@ import sys
 import textwrap
 
 import yaml
-
 from ocforge.publish.localhub import LocalHub
+
 from ocforge.recipe import DEMO_RECIPE
 
 TOKEN = "hf_ocforge_test_writer_0001"
@@ -79,5 +79,10 @@ def test_build_reads_characters_from_a_hub_dataset_at_a_revision(tmp_path):
     }
     chars = manifest["ledger"]["configs"]["characters"]
     assert (chars["input"], chars["kept"], chars["duplicates"], chars["quarantined"]) == (42, 40, 1, 1)
-    # the dialogues still link to the characters read from the Hub
-    assert manifest["ledger"]["configs"]["generate"]["kept"] == 87
+    # the dialogues still link to the characters read from the Hub: none is quarantined as
+    # naming an unknown character or dropped with a removed one (the count of kept rows depends
+    # on the curation filters, see tests/test_demo_build.py)
+    generate = manifest["ledger"]["configs"]["generate"]
+    assert generate["reasons"]["quarantined"] == {"malformed_json": 1, "missing_field": 2}
+    assert "character_removed" not in generate["reasons"]["dropped"]
+    assert generate["kept"] > 60 and generate["balanced"]

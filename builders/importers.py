@@ -1,0 +1,138 @@
+"""Importers for public formats: one input row in, one record (ocforge field names) out.
+
+Each importer knows the columns of a released format and how they become record fields; a
+recipe's ``fields:`` renames those columns (``{instruction: prompt}`` reads Alpaca's instruction
+from a column called ``prompt``). A row that does not have the expected shape raises
+:class:`RowImportError` with a reason code, which the validation step turns into a quarantined
+row with its file, line and the field at fault.
+
+Formats (columns by default):
+
+- ``opencharacter``: the OpenCharacter release's character rows (``character_id``, ``persona``,
+  ``character`` = free-text profile starting ``Name:``); the profile is parsed later.
+- ``personahub``: Persona Hub's persona rows (``persona``).
+- ``lima``: LIMA rows (``conversations`` = [question, answer, ...]; the first exchange is used).
+- ``alpaca``: Alpaca rows (``instruction``, ``input``, ``output``): the question is the instruction
+  followed by the input, when there is one.
+- ``ph-instruct``: Persona Hub's synthesized instructions (``synthesized text``), no answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ocforge.recipe import InputSpec
+
+# format -> key -> column read by default (a recipe's `fields` overrides single keys)
+COLUMNS: dict[str, dict[str, str]] = {
+    "opencharacter": {"character_id": "character_id", "persona": "persona", "profile": "character"},
+    "personahub": {"persona": "persona"},
+    "lima": {"question_id": "question_id", "conversations": "conversations"},
+    "alpaca": {
+        "question_id": "question_id",
+        "instruction": "instruction",
+        "input": "input",
+        "output": "output",
+    },
+    "ph-instruct": {"question_id": "question_id", "question": "synthesized text"},
+}
+
+
+class RowImportError(ValueError):
+    """A row does not have the shape of its format; ``reason`` is the ledger's reason code."""
+
+    def __init__(self, reason: str, detail: str):
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+def _columns(spec: InputSpec) -> dict[str, str]:
+    assert spec.importer is not None
+    return {**COLUMNS[spec.importer], **spec.fields}
+
+
+def _take(raw: dict[str, Any], columns: dict[str, str], keys: tuple[str, ...]) -> dict[str, Any]:
+    return {k: raw[columns[k]] for k in keys if columns[k] in raw and raw[columns[k]] is not None}
+
+
+def _text(raw: dict[str, Any], columns: dict[str, str], key: str, *, required: bool) -> str | None:
+    column = columns[key]
+    value = raw.get(column)
+    if value is None:
+        if required:
+            raise RowImportError(
+                "missing_field", f"column '{column}' ({key}): required column is missing"
+            )
+        return None
+    if not isinstance(value, str):
+        raise RowImportError(
+            "wrong_type",
+            f"column '{column}' ({key}): expected a string, got {type(value).__name__}",
+        )
+    return value
+
+
+def _opencharacter(raw: dict[str, Any], columns: dict[str, str]) -> dict[str, Any]:
+    # renaming only: the validation step parses the profile and reports what is missing
+    return _take(raw, columns, ("character_id", "persona", "profile"))
+
+
+def _personahub(raw: dict[str, Any], columns: dict[str, str]) -> dict[str, Any]:
+    return _take(raw, columns, ("persona",))
+
+
+def _lima(raw: dict[str, Any], columns: dict[str, str]) -> dict[str, Any]:
+    column = columns["conversations"]
+    turns = raw.get(column)
+    if turns is None:
+        raise RowImportError("missing_field", f"column '{column}': required column is missing")
+    if not isinstance(turns, list) or not turns or not all(isinstance(t, str) for t in turns):
+        raise RowImportError(
+            "wrong_type",
+            f"column '{column}': expected a non-empty list of strings [question, answer, ...]",
+        )
+    record: dict[str, Any] = {"question": turns[0], **_take(raw, columns, ("question_id",))}
+    if len(turns) >= 2:
+        record["original_response"] = turns[1]
+    return record
+
+
+def _alpaca(raw: dict[str, Any], columns: dict[str, str]) -> dict[str, Any]:
+    instruction = _text(raw, columns, "instruction", required=True)
+    extra = _text(raw, columns, "input", required=False)
+    output = _text(raw, columns, "output", required=False)
+    assert instruction is not None
+    question = f"{instruction}\n\n{extra}" if extra and extra.strip() else instruction
+    record: dict[str, Any] = {"question": question, **_take(raw, columns, ("question_id",))}
+    if output is not None:
+        record["original_response"] = output
+    return record
+
+
+def _ph_instruct(raw: dict[str, Any], columns: dict[str, str]) -> dict[str, Any]:
+    question = _text(raw, columns, "question", required=True)
+    return {"question": question, **_take(raw, columns, ("question_id",))}
+
+
+_CONVERTERS: dict[str, Callable[[dict[str, Any], dict[str, str]], dict[str, Any]]] = {
+    "opencharacter": _opencharacter,
+    "personahub": _personahub,
+    "lima": _lima,
+    "alpaca": _alpaca,
+    "ph-instruct": _ph_instruct,
+}
+
+
+def import_row(raw: dict[str, Any], spec: InputSpec) -> dict[str, Any]:
+    """Convert one row of ``spec``'s format into record fields (``spec.defaults`` fill gaps).
+
+    Raises:
+        RowImportError: the row lacks a column the format needs or has the wrong type there.
+    """
+    assert spec.importer is not None
+    record = _CONVERTERS[spec.importer](raw, _columns(spec))
+    for field, value in spec.defaults.items():
+        record.setdefault(field, value)
+    return record

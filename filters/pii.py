@@ -1,0 +1,88 @@
+"""PII masking: e-mail addresses, phone numbers and IP addresses in answers (and questions).
+
+Masked, not removed: the row stays, the value is replaced by a fixed token (``<EMAIL>``,
+``<PHONE>``, ``<IP>``) in ``response``, ``question``, ``original_response`` and the chat messages.
+Counts go to the step's stats (``pii_email``, ``pii_phone``, ``pii_ip``: values masked;
+``rows_masked``), which the ledger reads from the stats file on disk.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+from datatrove.data import DocumentsPipeline
+from datatrove.pipeline.base import PipelineStep
+
+EMAIL_RE = re.compile(r"\b[\w.+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}\b")
+# digit groups with separators, optionally "+country" and "(area)"; checked by _phone_like
+PHONE_RE = re.compile(
+    r"(?<![\w+.])(?:\+\d{1,3}[\s.\-]?)?(?:\(\d{1,4}\)[\s.\-]?)?\d{2,4}(?:[\s.\-]\d{2,4}){1,4}(?!\w|\.\d)"
+)
+IPV4_RE = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?!\d|\.\d)")
+IPV6_RE = re.compile(r"\b(?:[0-9A-Fa-f]{1,4}:){2,7}[0-9A-Fa-f]{1,4}\b")
+
+_FIELDS = ("response", "question", "original_response")
+
+
+def _valid_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _phone_like(text: str) -> bool:
+    """9-15 digits, and a sign that it is a number to dial rather than a list of numbers:
+    a leading "+", an area code in parentheses, or dashes/dots between the groups."""
+    digits = sum(c.isdigit() for c in text)
+    return 9 <= digits <= 15 and (text.startswith("+") or "(" in text or "-" in text or "." in text)
+
+
+def mask_pii(text: str) -> tuple[str, dict[str, int]]:
+    """``text`` with e-mails, IP addresses and phone numbers replaced; counts per kind."""
+    counts = {"email": 0, "ip": 0, "phone": 0}
+
+    def sub(kind: str, token: str, check=None):
+        def repl(m: re.Match) -> str:
+            if check and not check(m.group(0)):
+                return m.group(0)
+            counts[kind] += 1
+            return token
+
+        return repl
+
+    text = EMAIL_RE.sub(sub("email", "<EMAIL>"), text)
+    text = IPV4_RE.sub(sub("ip", "<IP>", _valid_ip), text)
+    text = IPV6_RE.sub(sub("ip", "<IP>", _valid_ip), text)
+    text = PHONE_RE.sub(sub("phone", "<PHONE>", _phone_like), text)
+    return text, counts
+
+
+class PiiMasker(PipelineStep):
+    """Mask PII in dialogue fields; every document is forwarded."""
+
+    type = "🔏 - PII"
+    name = "🔏 PII masking"
+
+    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        for doc in data:
+            self.stat_update("total")
+            record = doc.metadata["record"]
+            masked_any = False
+            for field in _FIELDS:
+                value = record.get(field)
+                if not value:
+                    continue
+                new, counts = mask_pii(value)
+                if new != value:
+                    masked_any = True
+                    record[field] = new
+                    for kind, n in counts.items():
+                        if n:
+                            self.stat_update(f"pii_{kind}", value=n)
+            if masked_any:
+                self.stat_update("rows_masked")
+                doc.text = record["response"]
+            yield doc

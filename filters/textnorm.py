@@ -1,0 +1,59 @@
+"""Fast word tokenisation behind datatrove's ``WordTokenizer`` interface.
+
+datatrove's Gopher filters and MinHash signatures tokenise with spaCy, which costs about 3.7 ms
+per 170-word answer: almost all of a curation run (see benchmarks/curate). Role-play answers are
+plain prose, so a regular expression gives the same words: :class:`FastWordTokenizer` is passed
+to datatrove's own filters as their ``language`` (datatrove accepts a ``WordTokenizer`` instance
+there), and :func:`minhash_words` is datatrove's ``simplify_text`` followed by ``str.split``,
+with a shortcut for ASCII text that gives the same result without the per-character Unicode pass.
+"""
+
+from __future__ import annotations
+
+import re
+
+from datatrove.utils.text import PUNCTUATION_TRANS, TextNormConfig, simplify_text
+from datatrove.utils.word_tokenizers import WordTokenizer
+
+# a word (letters/digits, inner apostrophes kept: "don't") or one punctuation character
+_WORD_RE = re.compile(r"\w+(?:['’]\w+)*|[^\w\s]")
+_SENTENCE_END_RE = re.compile(r"(?<=[.!?…])\s+")
+# datatrove's NUMBERS_PATTERN restricted to ASCII digits and separators
+_ASCII_NUMBER_RE = re.compile(r"[0-9]+(?:[.,][0-9]+)?")
+_NORM = TextNormConfig()
+
+
+class FastWordTokenizer(WordTokenizer):
+    """Regex word and sentence splitting; a drop-in ``WordTokenizer`` for datatrove steps."""
+
+    def __init__(self, language: str | None = "en"):
+        super().__init__(language)
+
+    def word_tokenize(self, text: str) -> list[str]:
+        return _WORD_RE.findall(text)
+
+    def sent_tokenize(self, text: str) -> list[str]:
+        return [s for s in _SENTENCE_END_RE.split(text) if s]
+
+    def span_tokenize(self, text: str) -> list[tuple[int, int]]:
+        spans, start = [], 0
+        for m in _SENTENCE_END_RE.finditer(text):
+            spans.append((start, m.start()))
+            start = m.end()
+        if start < len(text):
+            spans.append((start, len(text)))
+        return spans
+
+
+def minhash_words(text: str) -> list[str]:
+    """Words of ``simplify_text(text)`` (lower case, numbers to 0, punctuation and diacritics
+    removed), as datatrove's MinHash sees them. ASCII text skips the Unicode normalisation,
+    which cannot change it."""
+    if text.isascii():
+        return _ASCII_NUMBER_RE.sub("0", text.lower()).translate(PUNCTUATION_TRANS).split()
+    return simplify_text(text, _NORM).split()
+
+
+def plain_words(text: str) -> list[str]:
+    """Lower-cased alphanumeric words (punctuation dropped), for overlap measures."""
+    return [w for w in _WORD_RE.findall(text.lower()) if w[0].isalnum() or w[0] == "_"]

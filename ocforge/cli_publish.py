@@ -1,0 +1,112 @@
+"""``ocforge publish ...``: the ``publish`` command group (datasets and models register here)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from ocforge.errors import OcforgeError
+
+publish_app = typer.Typer(
+    help="Publish datasets and models to the local Hub or huggingface.co.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,  # locals may hold tokens
+)
+_out = Console(soft_wrap=True)
+_err = Console(stderr=True, soft_wrap=True)
+
+
+def _quiet_hub() -> None:
+    # upload progress bars and "no files modified" warnings from huggingface_hub: our own
+    # summary line says what was pushed
+    from huggingface_hub import logging as hf_logging
+    from huggingface_hub.utils import disable_progress_bars
+
+    disable_progress_bars()
+    hf_logging.set_verbosity_error()
+
+
+def _fail(exc: Exception) -> None:
+    _err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+    raise typer.Exit(code=1)
+
+
+@publish_app.command("model")
+def publish_model_command(
+    checkpoint: Annotated[Path, typer.Argument(help="Checkpoint folder (save_pretrained output).")],
+    repo: Annotated[str, typer.Option("--repo", help="Model repo ORG/NAME.")],
+    base_model: Annotated[str, typer.Option("--base-model", help="Hub id of the base model.")],
+    dataset: Annotated[
+        str, typer.Option("--dataset", help="Dataset release trained on: ORG/NAME@vX.Y.Z.")
+    ],
+    target: Annotated[str, typer.Option("--target", help="local (default) or hf.")] = "local",
+    version: Annotated[
+        str | None, typer.Option("--version", help="X.Y.Z (default: next minor, 1.0.0 first).")
+    ] = None,
+    license: Annotated[str, typer.Option("--license", help="License id for the card.")] = "other",
+    tag: Annotated[
+        list[str] | None, typer.Option("--tag", help="Card tag (repeatable; replaces defaults).")
+    ] = None,
+    private: Annotated[bool, typer.Option("--private", help="Create the repo private.")] = False,
+    allow_pickle: Annotated[
+        bool, typer.Option("--allow-pickle", help="Accept pickle (.bin/.pt) weights.")
+    ] = False,
+    include: Annotated[
+        list[str] | None, typer.Option("--include", help="Glob: upload even if it looks stray.")
+    ] = None,
+    exclude: Annotated[
+        list[str] | None, typer.Option("--exclude", help="Glob: leave these files out.")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Validate and show the plan; push nothing.")
+    ] = False,
+) -> None:
+    """Validate a checkpoint, write its model card, push both in one commit and tag it vX.Y.Z."""
+    from ocforge.publish.hub_client import connect
+    from ocforge.publish.models.publish import publish_model
+
+    _quiet_hub()
+    try:
+        with connect(target) as conn:  # type: ignore[arg-type]
+            result = publish_model(
+                conn.api,
+                checkpoint,
+                repo,
+                base_model=base_model,
+                dataset=dataset,
+                version=version,
+                private=private,
+                license=license,
+                tags=tag or None,
+                allow_pickle=allow_pickle,
+                include=include or (),
+                exclude=exclude or (),
+                dry_run=dry_run,
+            )
+            where = conn.display
+    except OcforgeError as exc:
+        _fail(exc)
+    for warning in result.warnings:
+        _err.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    ds = result.dataset
+    _out.print(f"dataset release: {ds.repo_id}@{ds.revision} (commit {ds.sha[:12]})")
+    _out.print(
+        f"files: {len(result.uploaded)} to upload, {len(result.unchanged)} unchanged, "
+        f"{len(result.deleted)} to delete"
+    )
+    if result.dry_run:
+        for rel in result.uploaded:
+            _out.print(f"  + {rel}")
+        for rel in result.deleted:
+            _out.print(f"  - {rel}")
+        _out.print(f"[cyan]dry run[/]: would publish {repo} {result.tag} to {where}")
+        return
+    state = "published" if result.created_commit else "up to date"
+    _out.print(
+        f"[green]{state}[/] {repo} {result.tag} -> commit {result.commit} on {where}"
+        + ("" if result.created_tag else " (tag already there)")
+    )

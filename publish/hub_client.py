@@ -1,0 +1,150 @@
+"""Where a release goes: the embedded local Hub or huggingface.co, and an ``HfApi`` for it.
+
+* ``local`` (default): the server at ``OCFORGE_HUB_URL`` if set (token from ``OCFORGE_HUB_TOKEN``
+  or ``HF_TOKEN``), otherwise an in-process :class:`~ocforge.publish.localhub.LocalHub` over
+  ``OCFORGE_HUB_ROOT`` (default ``.ocforge/hub``) whose write token is generated once and kept in
+  ``ROOT/tokens`` (mode 0600).
+* ``hf``: huggingface.co (or ``HF_ENDPOINT``) with the token from huggingface_hub's usual places.
+
+Tokens are held in memory only: never printed, logged or written into cards and manifests.
+``HfApi`` takes ``endpoint`` and ``token`` explicitly, so publishing runs in this process; clients
+that read ``HF_ENDPOINT`` at import time (``datasets.load_dataset`` in the verification step) run
+in a child process with :meth:`HubConnection.client_env`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from ocforge.errors import OcforgeError
+
+Target = Literal["local", "hf"]
+HUB_URL_ENV = "OCFORGE_HUB_URL"
+HUB_ROOT_ENV = "OCFORGE_HUB_ROOT"
+HUB_TOKEN_ENV = "OCFORGE_HUB_TOKEN"
+DEFAULT_HUB_ROOT = Path(".ocforge/hub")
+
+
+class HubAccessError(OcforgeError):
+    """The target Hub cannot be reached or no usable token was found (the token is never shown)."""
+
+
+@dataclass
+class HubConnection:
+    """An open target: ``api`` is an ``HfApi`` bound to ``endpoint`` and the token."""
+
+    target: Target
+    endpoint: str
+    api: object = field(repr=False)
+    _token: str | None = field(default=None, repr=False)
+    root: Path | None = None  # storage of an in-process local Hub
+
+    @property
+    def is_local(self) -> bool:
+        return self.target == "local"
+
+    @property
+    def display(self) -> str:
+        if self.root is not None:
+            return f"local Hub ({self.root})"
+        return "local Hub at " + self.endpoint if self.is_local else self.endpoint
+
+    def client_env(self) -> dict[str, str]:
+        """Environment for a child process that uses huggingface_hub / datasets on this target."""
+        if self.is_local:
+            from ocforge.publish.localhub import client_env
+
+            return client_env(self.endpoint, self._token)
+        env = {"HF_ENDPOINT": self.endpoint, "HF_HUB_OFFLINE": "0", "HF_DATASETS_OFFLINE": "0"}
+        if self._token:
+            env["HF_TOKEN"] = self._token
+        return env
+
+
+def _is_loopback(endpoint: str) -> bool:
+    return (urlsplit(endpoint).hostname or "") in ("127.0.0.1", "localhost", "::1")
+
+
+@contextlib.contextmanager
+def _local_client_mode() -> Iterator[None]:
+    """Let this process's huggingface_hub talk to a loopback Hub.
+
+    huggingface_hub reads ``HF_HUB_OFFLINE`` and ``HF_HUB_DISABLE_XET`` into module constants at
+    import time. A loopback server is not "the network" an offline setting guards, and the local
+    Hub speaks LFS, not Xet; both are restored afterwards.
+    """
+    from huggingface_hub import constants
+
+    saved = constants.HF_HUB_OFFLINE, constants.HF_HUB_DISABLE_XET
+    constants.HF_HUB_OFFLINE, constants.HF_HUB_DISABLE_XET = False, True
+    try:
+        yield
+    finally:
+        constants.HF_HUB_OFFLINE, constants.HF_HUB_DISABLE_XET = saved
+
+
+def stored_token(root: Path) -> str:
+    """The write token of the in-process local Hub over ``root``, created on first use."""
+    from ocforge.publish.localhub import generate_token
+
+    path = Path(root) / "tokens"
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            if line.strip() and not line.lstrip().startswith("#"):
+                return line.split()[0]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    token = generate_token()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(f"# write token of the local Hub used by 'ocforge release'\n{token}\tlocal\n")
+    return token
+
+
+@contextlib.contextmanager
+def connect(
+    target: Target = "local",
+    *,
+    endpoint: str | None = None,
+    token: str | None = None,
+    hub_root: Path | None = None,
+) -> Iterator[HubConnection]:
+    """Open ``target`` for publishing; a context manager (it may run a local server).
+
+    ``endpoint``/``token`` override the environment (tests pass a running ``LocalHub``'s).
+
+    Raises:
+        HubAccessError: ``hf`` without a token.
+    """
+    from huggingface_hub import HfApi
+
+    if target == "hf":
+        from huggingface_hub import constants, get_token
+
+        token = token or get_token()
+        if not token:
+            raise HubAccessError("no Hugging Face token found: run `hf auth login` or set HF_TOKEN")
+        url = endpoint or constants.ENDPOINT
+        yield HubConnection("hf", url, HfApi(endpoint=url, token=token), token)
+        return
+    if target != "local":
+        raise HubAccessError(f"unknown target {target!r}: expected 'local' or 'hf'")
+    url = endpoint or os.environ.get(HUB_URL_ENV)
+    if url:
+        token = token or os.environ.get(HUB_TOKEN_ENV) or os.environ.get("HF_TOKEN")
+        mode = _local_client_mode() if _is_loopback(url) else contextlib.nullcontext()
+        with mode:
+            yield HubConnection("local", url.rstrip("/"), HfApi(endpoint=url, token=token), token)
+        return
+    from ocforge.publish.localhub import LocalHub
+
+    root = Path(hub_root or os.environ.get(HUB_ROOT_ENV) or DEFAULT_HUB_ROOT)
+    token = stored_token(root)
+    with LocalHub(root, token_file=root / "tokens") as hub, _local_client_mode():
+        api = HfApi(endpoint=hub.endpoint, token=token)
+        yield HubConnection("local", hub.endpoint, api, token, root=root)

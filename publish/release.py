@@ -1,0 +1,611 @@
+"""Releases: publish a build as one Hub commit, tag it ``vX.Y.Z``, verify it with ``load_dataset``.
+
+Public API::
+
+    release(recipe, repo_id, ...) -> ReleaseResult          # build (or reuse) + release_build
+    release_build(build_dir, repo_id, ...) -> ReleaseResult  # publish an existing build
+    list_releases(repo_id, ...) -> list[ReleaseInfo]
+    diff_releases(repo_id, old, new, ...) -> ReleaseDiff
+
+The order of a release guarantees "no half-published versions": secret scan -> plan (compare
+files by hash with ``main``) -> one commit with ``parent_commit`` -> tag only after the commit
+succeeded -> verification in a separate process. A failed push leaves no tag; running the same
+command again finds the state on the Hub and finishes (a commit that landed without its tag is
+tagged, identical content makes no commit).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import yaml
+from ocforge.publish.diff import card_diff, changelog_markdown, diff_manifests
+from ocforge.publish.history import (  # noqa: F401  (re-exported: the release API in one place)
+    ReleaseInfo,
+    ReleaseNotFoundError,
+    diff_releases,
+    list_releases,
+    write_card_preview,
+)
+from ocforge.publish.hub_client import HubAccessError, HubConnection, Target, connect
+from ocforge.publish.manifest import MANIFEST_NAME, read_manifest
+from ocforge.publish.plan import ReleasePlan, file_actions
+from ocforge.publish.remote import README, REPO_TYPE, download, manifest_at, remote_state
+from ocforge.publish.secrets import SecretFoundError, scan_parquet, scan_text
+from ocforge.publish.verify import (  # noqa: F401  (re-exported)
+    VerificationError,
+    VerifiedSplit,
+    verify_release,
+)
+from ocforge.publish.versions import Bump, Version, VersionError, change_level, next_version
+
+from ocforge.errors import OcforgeError
+from ocforge.ledger import Ledger
+from ocforge.outputs import ConfigOutput, ShardFile, SplitOutput
+from ocforge.recipe import CardSettings, Recipe
+
+Progress = Callable[[str], None]
+
+
+class PublishError(OcforgeError):
+    """Pushing a release failed; no tag was created, and running the command again resumes."""
+
+
+class TagExistsError(VersionError):
+    """The release tag already exists; tags are never moved or overwritten."""
+
+
+@dataclass
+class ReleaseResult:
+    """Outcome of a release: ``status`` is ``released``, ``up-to-date``, ``tagged`` (a commit
+    left untagged by an interrupted run was tagged) or ``dry-run``."""
+
+    repo_id: str
+    version: str
+    tag: str
+    commit: str | None
+    status: str
+    plan: ReleasePlan
+    verified: list[VerifiedSplit] = field(default_factory=list)
+    bytes_uploaded: int = 0
+    target: str = ""
+
+
+# --------------------------------------------------------------------------- reading a build
+
+
+def _recipe_sections(manifest: dict[str, Any]) -> tuple[CardSettings, list[str]]:
+    """Card settings and allowed secret patterns from the recipe text stored in the manifest."""
+    data = yaml.safe_load(manifest.get("recipe", {}).get("text") or "") or {}
+    card = CardSettings.model_validate(data.get("card") or {})
+    if not card.description and data.get("description"):
+        card = card.model_copy(update={"description": str(data["description"])})
+    allow = list((data.get("publish") or {}).get("allow_secret_patterns") or [])
+    return card, allow
+
+
+def _outputs(manifest: dict[str, Any]) -> dict[str, ConfigOutput]:
+    out = {}
+    for name, cfg in manifest["configs"].items():
+        splits = {
+            split: SplitOutput(
+                name=split,
+                rows=info["rows"],
+                num_bytes=info["num_bytes"],
+                files=[ShardFile(**f) for f in info["files"]],
+            )
+            for split, info in cfg["splits"].items()
+        }
+        out[name] = ConfigOutput(name=name, kind=cfg["kind"], splits=splits)
+    return out
+
+
+def _schemas(root: Path, outputs: dict[str, ConfigOutput]) -> dict[str, Any]:
+    # the layout writes at least one (possibly empty) shard per split, so every config has a file
+    return {
+        name: pq.read_schema(root / next(iter(out.splits.values())).files[0].path).remove_metadata()
+        for name, out in outputs.items()
+    }
+
+
+def _data_files(manifest: dict[str, Any]) -> dict[str, str]:
+    """repo path -> sha256 of every data file of a manifest."""
+    return {
+        f["path"]: f["sha256"]
+        for cfg in manifest["configs"].values()
+        for split in cfg["splits"].values()
+        for f in split["files"]
+    }
+
+
+def scan_build(root: Path, manifest: dict[str, Any], allow: list[str]) -> None:
+    """Secret scan of every data file of a build.
+
+    Raises:
+        SecretFoundError: naming file, row id and pattern of every finding.
+    """
+    findings = []
+    for out in _outputs(manifest).values():
+        for split in out.splits.values():
+            for f in split.files:
+                id_col = pq.read_schema(root / f.path).names[0]
+                findings += scan_parquet(root / f.path, f.path, id_col, allow)
+    if findings:
+        raise SecretFoundError(findings)
+
+
+# --------------------------------------------------------------------------- remote state
+
+
+# --------------------------------------------------------------------------- diff and card
+
+
+def _card_context(
+    root: Path,
+    manifest: dict[str, Any],
+    settings: CardSettings,
+    outputs: dict[str, ConfigOutput],
+    schemas: dict[str, Any],
+    staging: Path,
+) -> tuple[dict[str, Any], dict[str, Path]]:
+    """Everything the template needs except version-specific parts, and the plot files."""
+    from ocforge.cards.dataset_card import LICENSE_NOTE, schema_fields
+    from ocforge.cards.plots import render_plots
+    from ocforge.cards.statistics import config_stats, removed_examples, response_lengths
+
+    stats = [config_stats(root, n, o.kind, list(o.splits)) for n, o in outputs.items()]
+    lengths = {
+        s.name: response_lengths(root, s.name, list(outputs[s.name].splits))
+        for s in stats
+        if s.kind == "dialogues"
+    }
+    plots = render_plots(staging, stats, lengths)
+    plot_files = {rel: staging / rel for items in plots.values() for _t, rel in items}
+    ledger = Ledger.from_dict(manifest["ledger"])
+    generators = [g for s in stats for g in s.generators]
+    context = {
+        "title": settings.pretty_name or manifest["name"],
+        "description": (settings.description or manifest.get("description") or "").strip()
+        or "Synthetic role-play data built with ocforge (the OpenCharacter method).",
+        "stats": [asdict(s) for s in stats],
+        "schemas": {n: schema_fields(s) for n, s in schemas.items()},
+        "plots": plots,
+        "ledger_summary": ledger.summary(),
+        "ledger_rows": ledger.rows(),
+        "examples": {n: removed_examples(root, n) for n in outputs},
+        "recipe_file": manifest["recipe"]["file"],
+        "recipe_sha256": manifest["recipe"]["sha256"],
+        "tools": manifest.get("tools", {}),
+        "source_datasets": list(settings.source_datasets),
+        "generators": generators,
+        **_synthesis_provenance(root),
+        "inputs": [{"sha256": None, "revision": None, **i} for i in manifest.get("inputs", [])],
+        "license_note": LICENSE_NOTE.format(license=settings.license),
+    }
+    return context, plot_files
+
+
+def _synthesis_provenance(root: Path) -> dict[str, Any]:
+    """Generator model, sampling parameters and prompt hashes recorded by ``ocforge synth``."""
+    path = root / "synthesis" / "synthesis.json"
+    if not path.is_file():
+        return {"synthesis": None, "prompts": {}}
+    data = json.loads(path.read_text("utf-8"))
+    backend = data.get("backend") or {}
+    prompts = {
+        name: (p.get("sha256") if isinstance(p, dict) else str(p))
+        for name, p in (data.get("prompts") or {}).items()
+    }
+    return {
+        "synthesis": {
+            "model": backend.get("model"),
+            "backend": backend.get("type"),
+            "generation": data.get("generation") or {},
+        },
+        "prompts": {k: v for k, v in prompts.items() if v},
+    }
+
+
+def _sha256_json(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------- release
+
+
+def _log(progress: Progress | None, msg: str) -> None:
+    if progress:
+        progress(msg)
+
+
+def release_build(
+    build_dir: str | Path,
+    repo_id: str,
+    *,
+    target: Target = "local",
+    version: str | None = None,
+    bump: Bump = "auto",
+    private: bool = False,
+    dry_run: bool = False,
+    verify: bool = True,
+    allow_secret_patterns: list[str] | None = None,
+    endpoint: str | None = None,
+    token: str | None = None,
+    hub_root: Path | None = None,
+    staging_dir: Path | None = None,
+    progress: Progress | None = None,
+) -> ReleaseResult:
+    """Publish the build in ``build_dir`` to ``repo_id`` as a new tagged version.
+
+    Args:
+        build_dir: a folder written by ``ocforge build`` (``release.json``, ``data/``, ...).
+        repo_id: ``ORG/NAME`` of the dataset repo (created if missing).
+        target: ``local`` (embedded local Hub, see :func:`~ocforge.publish.hub_client.connect`)
+            or ``hf``.
+        version: explicit ``X.Y.Z``; must be newer than the latest release.
+        bump: ``auto`` (major: schema changed, minor: rows changed, patch: card only) or a level.
+        dry_run: compute and return the plan; push nothing.
+        verify: load every config and split back at the tag in a child process.
+        allow_secret_patterns: secret-scan patterns to allow, added to the recipe's.
+        endpoint, token, hub_root: override the target's location and credentials.
+        staging_dir: keep the generated card, plots and ``release.json`` there (e.g. to read
+            what a dry run would push); a temporary folder otherwise.
+
+    Returns:
+        :class:`ReleaseResult` with ``version``, ``tag``, ``commit`` and ``status``.
+
+    Raises:
+        SecretFoundError: the data or card contain token-like strings (nothing pushed).
+        VersionError / TagExistsError: the requested version is not newer or already tagged.
+        PublishError: the commit or tag could not be created (no tag exists for the version).
+        VerificationError: the tagged release loads with other row counts than ``release.json``.
+    """
+    from ocforge.cards.dataset_card import (
+        card_metadata,
+        merge_card,
+        render_release_body,
+        template_sha256,
+    )
+
+    root = Path(build_dir).resolve()
+    if not (root / MANIFEST_NAME).is_file():
+        raise OcforgeError(
+            f"{root} has no {MANIFEST_NAME}: not a folder written by 'ocforge build'"
+        )
+    manifest = read_manifest(root)
+    Ledger.from_dict(manifest["ledger"]).check()
+    settings, recipe_allow = _recipe_sections(manifest)
+    allow = [*recipe_allow, *(allow_secret_patterns or [])]
+    outputs = _outputs(manifest)
+    schemas = _schemas(root, outputs)
+    default = next((n for n, o in outputs.items() if o.kind == "dialogues"), next(iter(outputs)))
+
+    _log(progress, "secret scan")
+    scan_build(root, manifest, allow)
+
+    with (
+        tempfile.TemporaryDirectory(prefix="ocforge-release-") as tmp,
+        connect(target, endpoint=endpoint, token=token, hub_root=hub_root) as conn,
+    ):
+        staging, cache = Path(staging_dir or Path(tmp) / "staging"), Path(tmp) / "cache"
+        staging.mkdir(parents=True, exist_ok=True)
+        _log(progress, f"reading {repo_id} on {conn.display}")
+        try:
+            remote = remote_state(conn, repo_id, cache)
+        except Exception as exc:  # unreachable server, bad token, ...: name it, never the token
+            raise HubAccessError(
+                f"cannot read {repo_id} on {conn.display}: {type(exc).__name__}: {exc}"
+            ) from exc
+        latest = remote.latest
+        previous = manifest_at(conn, repo_id, latest[1], cache) if latest else None
+
+        _log(progress, "card statistics and plots")
+        context, plot_files = _card_context(root, manifest, settings, outputs, schemas, staging)
+        metadata = card_metadata(settings, outputs, schemas, default)
+        card_sha = _sha256_json([context, metadata.to_dict(), template_sha256()])
+        current = {**manifest, "card_sha256": card_sha}
+
+        data_sha = _data_files(manifest)
+        local_by_sha = {sha: root / path for path, sha in data_sha.items()}
+
+        # a commit of an interrupted run that landed without its tag: tag it now
+        head = remote.head_manifest
+        if (
+            head is not None
+            and head.get("version")
+            and Version.parse(head["version"]) not in remote.tags
+            and (latest is None or Version.parse(head["version"]) > latest[0])
+            and change_level(head, current, head.get("card_sha256") != card_sha) is None
+            and not dry_run
+        ):
+            v = Version.parse(head["version"])
+            plan = ReleasePlan(
+                repo_id,
+                conn.display,
+                str(v),
+                v.tag,
+                "finish-tag",
+                None,
+                remote.head,
+                head.get("parent"),
+                manifest=head,
+            )
+            _tag(conn, repo_id, v.tag, remote.head, plan)  # type: ignore[arg-type]
+            result = ReleaseResult(
+                repo_id, str(v), v.tag, remote.head, "tagged", plan, target=conn.display
+            )
+            if verify:
+                result.verified = verify_release(conn, repo_id, v.tag, head)
+            return result
+
+        level = change_level(previous, current, (previous or {}).get("card_sha256") != card_sha)
+        if latest is not None and level is None:
+            v, tag = latest
+            if version and Version.parse(version) != v:
+                _log(progress, f"content identical to {tag}: --version {version} ignored")
+            plan = ReleasePlan(
+                repo_id,
+                conn.display,
+                str(v),
+                tag,
+                "up-to-date",
+                None,
+                remote.head,
+                previous.get("parent") if previous else None,
+                manifest=previous or {},
+            )
+            result = ReleaseResult(
+                repo_id,
+                str(v),
+                tag,
+                remote.tag_commits.get(tag),
+                "up-to-date",
+                plan,
+                target=conn.display,
+            )
+            if verify and not dry_run:
+                result.verified = verify_release(conn, repo_id, tag, previous or current)
+            return result
+
+        new_version = next_version(latest[0] if latest else None, level, bump, version)
+        if new_version in remote.tags:
+            raise TagExistsError(
+                f"tag {new_version.tag} already exists on {repo_id}; tags are never moved or "
+                "overwritten: choose another --version"
+            )
+        parent = (
+            {"version": str(latest[0]), "tag": latest[1], "commit": remote.tag_commits[latest[1]]}
+            if latest
+            else None
+        )
+
+        _log(progress, "changelog")
+        old_rev = latest[1] if latest else None
+
+        def old_file(f: dict[str, Any]) -> Path:
+            # files a release keeps are byte-identical to the build's: read them locally
+            if f["sha256"] in local_by_sha:
+                return local_by_sha[f["sha256"]]
+            return download(conn, repo_id, f["path"], old_rev, cache)  # type: ignore[arg-type]
+
+        diff = diff_manifests(
+            previous, manifest, old_file, lambda f: root / f["path"], old_rev, new_version.tag
+        )
+        changelog = changelog_markdown(diff)
+        body = render_release_body(
+            {
+                **context,
+                "version": str(new_version),
+                "tag": new_version.tag,
+                "repo_id": repo_id,
+                "default_config": default,
+                "changelog": changelog,
+            }
+        )
+        previous_generated = (previous or {}).get("card_metadata")
+        readme_text = merge_card(remote.readme, metadata, body, previous_generated)
+        release_manifest = {
+            **manifest,
+            "version": str(new_version),
+            "parent": parent,
+            "repo": repo_id,
+            "card_sha256": card_sha,
+            "card_metadata": metadata.to_dict(),
+            "changelog": changelog,
+        }
+        manifest_text = json.dumps(release_manifest, indent=2, ensure_ascii=False) + "\n"
+        findings = scan_text(readme_text, README, allow) + scan_text(
+            manifest_text, MANIFEST_NAME, allow
+        )
+        if findings:
+            raise SecretFoundError(findings)
+        (staging / README).write_text(readme_text, encoding="utf-8")
+        (staging / MANIFEST_NAME).write_text(manifest_text, encoding="utf-8")
+
+        local_files = {p: root / p for p in data_sha}
+        local_files.update(plot_files)
+        local_files[README] = staging / README
+        local_files[MANIFEST_NAME] = staging / MANIFEST_NAME
+        plan = ReleasePlan(
+            repo_id=repo_id,
+            target=conn.display,
+            version=str(new_version),
+            tag=new_version.tag,
+            status="release",
+            level=level,
+            base_commit=remote.head,
+            parent=parent,
+            files=file_actions(local_files, remote.tree, data_sha),
+            changelog=changelog,
+            card_diff=card_diff(remote.readme, readme_text, "main", new_version.tag),
+            manifest=release_manifest,
+        )
+        if dry_run:
+            return ReleaseResult(
+                repo_id,
+                str(new_version),
+                new_version.tag,
+                None,
+                "dry-run",
+                plan,
+                target=conn.display,
+            )
+
+        _log(progress, f"pushing {len(plan.uploads)} files ({plan.bytes_to_upload:,} bytes)")
+        if not remote.exists:
+            _create_repo(conn, plan, private)
+        commit = _commit(conn, plan)
+        _log(progress, f"tagging {new_version.tag}")
+        _tag(conn, repo_id, new_version.tag, commit, plan)
+        result = ReleaseResult(
+            repo_id,
+            str(new_version),
+            new_version.tag,
+            commit,
+            "released",
+            plan,
+            bytes_uploaded=plan.bytes_to_upload,
+            target=conn.display,
+        )
+        if verify:
+            _log(progress, "verifying with load_dataset")
+            result.verified = verify_release(conn, repo_id, new_version.tag, release_manifest)
+        return result
+
+
+def _create_repo(conn: HubConnection, plan: ReleasePlan, private: bool) -> None:
+    api: Any = conn.api
+    try:
+        api.create_repo(plan.repo_id, repo_type=REPO_TYPE, private=private, exist_ok=True)
+        plan.base_commit = api.repo_info(plan.repo_id, repo_type=REPO_TYPE).sha
+    except Exception as exc:
+        raise PublishError(
+            f"could not create {plan.repo_id} ({type(exc).__name__}: {exc}); nothing was "
+            "pushed and no tag was created. Run the same command again."
+        ) from exc
+
+
+def _commit(conn: HubConnection, plan: ReleasePlan) -> str:
+    """One commit with every upload and deletion, based on ``plan.base_commit``."""
+    from huggingface_hub import CommitOperationAdd, CommitOperationDelete
+
+    ops: list[Any] = [CommitOperationAdd(f.path, str(f.local)) for f in plan.uploads]
+    ops += [CommitOperationDelete(f.path) for f in plan.deletions]
+    try:
+        info = conn.api.create_commit(  # type: ignore[attr-defined]
+            plan.repo_id,
+            ops,
+            commit_message=f"Release {plan.tag}",
+            commit_description=plan.changelog,
+            repo_type=REPO_TYPE,
+            revision="main",
+            parent_commit=plan.base_commit,
+        )
+    except Exception as exc:  # any client or server failure: the version does not exist
+        raise PublishError(
+            f"push of {plan.tag} to {plan.repo_id} failed ({type(exc).__name__}: {exc}); "
+            "no tag was created. Run the same command again to finish the release."
+        ) from exc
+    return info.oid
+
+
+def _tag(conn: HubConnection, repo_id: str, tag: str, commit: str, plan: ReleasePlan) -> None:
+    try:
+        conn.api.create_tag(  # type: ignore[attr-defined]
+            repo_id, tag=tag, revision=commit, tag_message=f"Release {tag}", repo_type=REPO_TYPE
+        )
+    except Exception as exc:
+        raise PublishError(
+            f"commit {commit[:12]} landed but tag {tag} could not be created "
+            f"({type(exc).__name__}: {exc}); run the same command again to tag it."
+        ) from exc
+
+
+# --------------------------------------------------------------------------- verification
+
+
+# --------------------------------------------------------------------------- recipe -> release
+
+
+def build_is_current(recipe: Recipe, build_dir: Path) -> bool:
+    """True when ``build_dir`` holds a complete build of this recipe and these exact inputs."""
+    from ocforge.builders.sources import input_fingerprint
+
+    from ocforge import __version__
+
+    path = Path(build_dir) / MANIFEST_NAME
+    if not path.is_file():
+        return False
+    manifest = read_manifest(Path(build_dir))
+    if manifest.get("recipe", {}).get("sha256") != recipe.sha256:
+        return False
+    if manifest.get("tools", {}).get("ocforge") not in (__version__, None):
+        return False
+    specs = [*recipe.characters.inputs, *(s for d in recipe.dialogues for s in d.inputs)]
+    if any(s.path is None and s.hub is None for s in specs):
+        return False  # synthesized inputs exist only once the build ran (it resumes them)
+    recorded = [
+        {k: v for k, v in i.items() if k in ("sha256", "hub", "revision")}
+        for i in manifest.get("inputs", [])
+    ]
+    if recorded != [input_fingerprint(s) for s in specs]:
+        return False
+    return all((Path(build_dir) / rel).is_file() for rel in _data_files(manifest))
+
+
+def default_build_dir(recipe: Recipe) -> Path:
+    return Path(".ocforge") / "builds" / recipe.name
+
+
+def release(
+    recipe: Recipe,
+    repo_id: str | None = None,
+    *,
+    build_dir: Path | None = None,
+    rebuild: bool = False,
+    target: Target | None = None,
+    private: bool | None = None,
+    progress: Progress | None = None,
+    **kwargs: Any,
+) -> ReleaseResult:
+    """Build ``recipe`` (or reuse an up-to-date build) and release it with :func:`release_build`.
+
+    ``repo_id``, ``target`` and ``private`` default to the recipe's ``publish`` section; other
+    keyword arguments are passed to :func:`release_build`.
+
+    Raises:
+        OcforgeError: no repo given and none in the recipe; plus :func:`release_build`'s errors.
+    """
+    from ocforge.build import build
+
+    repo = repo_id or recipe.publish.repo
+    if not repo:
+        raise OcforgeError("no repo to release to: pass --repo ORG/NAME or set publish.repo")
+    out = Path(build_dir or default_build_dir(recipe))
+    if rebuild or not build_is_current(recipe, out):
+        _log(progress, f"building {recipe.name} into {out}")
+        build(recipe, out, progress=progress)
+    else:
+        _log(progress, f"build in {out} is up to date")
+    return release_build(
+        out,
+        repo,
+        target=target or recipe.publish.target,
+        private=recipe.publish.private if private is None else private,
+        allow_secret_patterns=[
+            *recipe.publish.allow_secret_patterns,
+            *kwargs.pop("allow_secret_patterns", []),
+        ],
+        progress=progress,
+        **kwargs,
+    )
+
+
+# --------------------------------------------------------------------------- listing and diff
