@@ -59,6 +59,7 @@ from ocforge.filters.text_quality import answer_quality_filters
 from ocforge.filters.validation import ValidateCharacters, ValidateDialogues
 from ocforge.ledger import Ledger, config_ledger, read_removed
 from ocforge.outputs import ConfigOutput
+from ocforge.publish.evals.configs import EvalConfigError, write_eval_configs
 from ocforge.publish.layout import split_of, write_config
 from ocforge.publish.manifest import build_manifest, write_manifest
 from ocforge.recipe import CHARACTER_FIELDS, DIALOGUE_FIELDS, InputSpec, Recipe
@@ -524,24 +525,41 @@ def build(recipe: Recipe, out_dir: Path, progress: Progress | None = None) -> Bu
     ledger = Ledger(ledgers)
     progress("card and manifest")
     default = recipe.dialogues[0].config_name if recipe.dialogues else chars.name
-    (out_dir / "README.md").write_text(
-        render_card(
-            recipe.name, recipe.card, outputs, schemas, ledger, default, recipe.publish.repo
-        ),
-        encoding="utf-8",
-    )
     assert recipe.path is not None
-    manifest = build_manifest(
-        name=recipe.name,
-        recipe_file=recipe.path.name,
-        recipe_text=recipe.path.read_text(encoding="utf-8"),
-        recipe_sha256=recipe.sha256 or "",
-        inputs=inputs_manifest,
-        outputs=outputs,
-        schemas=schemas,
-        ledger=ledger,
-    )
-    write_manifest(out_dir, manifest)
+
+    def write_card_and_manifest() -> dict[str, Any]:
+        (out_dir / "README.md").write_text(
+            render_card(
+                recipe.name, recipe.card, outputs, schemas, ledger, default, recipe.publish.repo
+            ),
+            encoding="utf-8",
+        )
+        manifest = build_manifest(
+            name=recipe.name,
+            recipe_file=recipe.path.name,
+            recipe_text=recipe.path.read_text(encoding="utf-8"),
+            recipe_sha256=recipe.sha256 or "",
+            inputs=inputs_manifest,
+            outputs=outputs,
+            schemas=schemas,
+            ledger=ledger,
+        )
+        write_manifest(out_dir, manifest)
+        return manifest
+
+    manifest = write_card_and_manifest()
+    # eval-ready configs derived from the test split (held-out characters), so that lm-eval tasks
+    # registered against a release need no code; they read the manifest just written
+    if recipe.dialogues and recipe.splits.test_fraction > 0:
+        progress("eval configs")
+        try:
+            evals = write_eval_configs(out_dir, row_group_rows=recipe.output.row_group_rows)
+        except EvalConfigError as exc:
+            progress(f"no eval configs: {exc}")
+        else:
+            outputs.update(evals.outputs)
+            schemas.update(evals.schemas)
+            manifest = write_card_and_manifest()
     shutil.rmtree(stages.work)
     ledger.check()
     return BuildResult(out_dir=out_dir, outputs=outputs, ledger=ledger, manifest=manifest)

@@ -11,6 +11,7 @@ import datasets
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from ocforge.publish.evals.configs import SCHEMAS as EVAL_SCHEMAS
 
 from ocforge.ledger import OUTCOMES
 from ocforge.recipe import DEMO_RECIPE
@@ -115,18 +116,21 @@ def test_round_trip_with_load_dataset(demo_build):
         "characters": CHARACTERS_SCHEMA,
         "rewrite": dialogue_schema("rewrite"),
         "generate": dialogue_schema("generate"),
+        **EVAL_SCHEMAS,  # eval-ready configs derived from the test split
     }
     assert set(manifest["configs"]) == set(schemas)
     for config, info in manifest["configs"].items():
         loaded = datasets.load_dataset(str(demo_build.out_dir), config)
-        assert set(loaded) == set(info["splits"]) == {"train", "test"}
+        expected_splits = {"test"} if info["kind"] == "eval" else {"train", "test"}
+        assert set(loaded) == set(info["splits"]) == expected_splits
         for split, split_info in info["splits"].items():
             assert loaded[split].num_rows == split_info["rows"]
             assert loaded[split].features == datasets.Features.from_arrow_schema(schemas[config])
-        assert (
-            sum(s["rows"] for s in info["splits"].values())
-            == manifest["ledger"]["configs"][config]["kept"]
-        )
+        if info["kind"] != "eval":
+            assert (
+                sum(s["rows"] for s in info["splits"].values())
+                == manifest["ledger"]["configs"][config]["kept"]
+            )
 
 
 def test_test_split_holds_whole_characters(demo_build):
@@ -156,7 +160,13 @@ def test_chat_messages_are_ready_for_sft(demo_build):
 def test_card_yaml_lists_every_config(demo_build):
     text = (demo_build.out_dir / "README.md").read_text()
     front = yaml.safe_load(text.split("---")[1])
-    assert [c["config_name"] for c in front["configs"]] == ["characters", "rewrite", "generate"]
+    assert [c["config_name"] for c in front["configs"]] == [
+        "characters",
+        "rewrite",
+        "generate",
+        "eval_character_choice",
+        "eval_dialogues",
+    ]
     infos = {i["config_name"]: i for i in front["dataset_info"]}
     manifest = json.loads((demo_build.out_dir / "release.json").read_text())
     for config, info in manifest["configs"].items():
