@@ -20,12 +20,30 @@ PROFILE = (
     "Appearance: {look}\nGeneral Experience: {past}\nPersonality: {mood}"
 )
 CHARACTERS = [
-    dict(name="Baker Ann", age=40, place="Cardiff", look="Tall, with a green raincoat.",
-         past="Ran a bakery on the harbour for twelve years.", mood="Warm and blunt."),
-    dict(name="Bea Morgan", age=63, place="Swansea", look="Small and wiry, flour on her sleeves.",
-         past="Taught chemistry before she retired to a mountain farm.", mood="Dry humour, patient."),
-    dict(name="Cy Price", age=27, place="Aberystwyth", look="Red hair tied back, paint-stained boots.",
-         past="Plays the harp in a folk band and repairs old bicycles.", mood="Restless and curious."),
+    dict(
+        name="Baker Ann",
+        age=40,
+        place="Cardiff",
+        look="Tall, with a green raincoat.",
+        past="Ran a bakery on the harbour for twelve years.",
+        mood="Warm and blunt.",
+    ),
+    dict(
+        name="Bea Morgan",
+        age=63,
+        place="Swansea",
+        look="Small and wiry, flour on her sleeves.",
+        past="Taught chemistry before she retired to a mountain farm.",
+        mood="Dry humour, patient.",
+    ),
+    dict(
+        name="Cy Price",
+        age=27,
+        place="Aberystwyth",
+        look="Red hair tied back, paint-stained boots.",
+        past="Plays the harp in a folk band and repairs old bicycles.",
+        mood="Restless and curious.",
+    ),
 ]
 # distinct sentences, so that generated answers are neither exact nor near duplicates
 SENTENCES = [

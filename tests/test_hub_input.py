@@ -18,7 +18,11 @@ TOKEN = "hf_ocforge_test_writer_0001"
 
 def _client(script: str, env: dict[str, str]) -> str:
     result = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(script)], env=env, capture_output=True, text=True, timeout=300
+        [sys.executable, "-c", textwrap.dedent(script)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout
@@ -52,7 +56,12 @@ def test_build_reads_characters_from_a_hub_dataset_at_a_revision(tmp_path):
                 ]
             },
             "dialogues": [
-                {"strategy": "generate", "inputs": [{"path": str(DEMO_RECIPE.parent / "data" / "dialogues-generate.jsonl")}]}
+                {
+                    "strategy": "generate",
+                    "inputs": [
+                        {"path": str(DEMO_RECIPE.parent / "data" / "dialogues-generate.jsonl")}
+                    ],
+                }
             ],
         }
         recipe_path = tmp_path / "recipe.yaml"
@@ -78,7 +87,12 @@ def test_build_reads_characters_from_a_hub_dataset_at_a_revision(tmp_path):
         "revision": commit,
     }
     chars = manifest["ledger"]["configs"]["characters"]
-    assert (chars["input"], chars["kept"], chars["duplicates"], chars["quarantined"]) == (42, 40, 1, 1)
+    assert (chars["input"], chars["kept"], chars["duplicates"], chars["quarantined"]) == (
+        42,
+        40,
+        1,
+        1,
+    )
     # the dialogues still link to the characters read from the Hub: none is quarantined as
     # naming an unknown character or dropped with a removed one (the count of kept rows depends
     # on the curation filters, see tests/test_demo_build.py)
