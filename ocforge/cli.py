@@ -6,12 +6,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ocforge import __version__
 from ocforge.builders.synthesis.cli import synth
+from ocforge.console import console, err_console
+from ocforge.console import fail as _fail
 from ocforge.errors import OcforgeError
 from ocforge.publish.localhub.cli import hub_app
 
@@ -22,8 +23,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_show_locals=False,  # locals may hold tokens
 )
-console = Console(soft_wrap=True)
-err_console = Console(stderr=True, soft_wrap=True)
 
 
 def _version(value: bool) -> None:
@@ -39,11 +38,6 @@ def main(
     ] = False,
 ) -> None:
     """ocforge: datatrove pipelines from personas and instructions to versioned Hub datasets."""
-
-
-def _fail(exc: Exception) -> None:
-    err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
-    raise typer.Exit(code=1)
 
 
 def _datatrove_logs(verbose: bool) -> None:

@@ -6,9 +6,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from ocforge.console import console as _out
+from ocforge.console import fail as _fail
+from ocforge.console import quiet_hub as _quiet_hub
 from ocforge.errors import OcforgeError
 
 eval_app = typer.Typer(
@@ -17,23 +19,6 @@ eval_app = typer.Typer(
     add_completion=False,
     pretty_exceptions_show_locals=False,
 )
-_out = Console(soft_wrap=True)
-_err = Console(stderr=True, soft_wrap=True)
-
-
-def _quiet_hub() -> None:
-    # upload progress bars and "no files modified" warnings from huggingface_hub: our own
-    # summary line says what was pushed
-    from huggingface_hub import logging as hf_logging
-    from huggingface_hub.utils import disable_progress_bars
-
-    disable_progress_bars()
-    hf_logging.set_verbosity_error()
-
-
-def _fail(exc: Exception) -> None:
-    _err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
-    raise typer.Exit(code=1)
 
 
 @eval_app.command("register")

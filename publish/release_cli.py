@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ocforge.console import fail as _fail
 from ocforge.errors import OcforgeError
 
 console = Console(soft_wrap=True, highlight=False)
@@ -49,11 +50,6 @@ PreviewOpt = Annotated[
         "--preview", help="Write the card and its plots as an HTML preview to this folder."
     ),
 ]
-
-
-def _fail(exc: Exception) -> None:
-    err_console.print(f"[bold red]error:[/] {exc}", markup=True)
-    raise typer.Exit(code=1)
 
 
 def _check_choice(value: str, choices: tuple[str, ...], option: str) -> None:
