@@ -102,28 +102,3 @@ def tiny_model(tmp_path_factory) -> Path:
 def copy_model(src: Path, dst: Path) -> Path:
     shutil.copytree(src, dst)
     return dst
-
-
-def release_demo_with_evals(build_src: Path, work: Path, api, repo_id: str, version: str) -> str:
-    """Release a copy of a demo build with its eval configs the way an ocforge release looks on
-    the Hub: card + release.json + data in one commit, then the tag ``v<version>``. Returns the
-    tag. (``publish.release.release_build`` does not yet accept configs of kind ``eval``.)"""
-    from ocforge.publish.evals.configs import declare_eval_configs, write_eval_configs
-    from ocforge.publish.manifest import read_manifest, write_manifest
-
-    build = work / "release-build"
-    shutil.copytree(build_src, build)
-    declare_eval_configs(build, write_eval_configs(build))
-    manifest = read_manifest(build)
-    manifest["version"] = version
-    write_manifest(build, manifest)
-    api.create_repo(repo_id, repo_type="dataset", exist_ok=True)
-    info = api.upload_folder(
-        folder_path=str(build),
-        repo_id=repo_id,
-        repo_type="dataset",
-        allow_patterns=["README.md", "release.json", "data/**"],
-        commit_message=f"Release v{version}",
-    )
-    api.create_tag(repo_id, tag=f"v{version}", revision=info.oid, repo_type="dataset")
-    return f"v{version}"

@@ -17,13 +17,14 @@ import hashlib
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
-from models_evals_helpers import WRITE_TOKEN, release_demo_with_evals, tiny_model
+from models_evals_helpers import WRITE_TOKEN, tiny_model
 from ocforge.publish.evals.configs import eval_rows
 from ocforge.publish.localhub import LocalHub
 
@@ -40,13 +41,17 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, demo_build):
     """A running local Hub holding the demo release (tag v1.0.0) and the paths the tests share."""
-    from ocforge.publish.hub_client import connect
+    from ocforge.publish.release import release_build
 
     root = tmp_path_factory.mktemp("e2e")
+    build = root / "release-build"
+    shutil.copytree(demo_build.out_dir, build)
     with LocalHub(root / "hub", tokens={WRITE_TOKEN: "alice"}) as hub:
-        with connect("local", endpoint=hub.endpoint, token=WRITE_TOKEN) as conn:
-            tag = release_demo_with_evals(demo_build.out_dir, root, conn.api, DATASET, "1.0.0")
-            sha = conn.api.dataset_info(DATASET, revision=tag).sha
+        # the real release path: the build carries its eval configs, release_build publishes them
+        released = release_build(
+            build, DATASET, version="1.0.0", endpoint=hub.endpoint, token=WRITE_TOKEN
+        )
+        tag, sha = released.tag, released.commit
         env = {
             **os.environ,
             "OCFORGE_HUB_URL": hub.endpoint,
@@ -59,7 +64,7 @@ def world(tmp_path_factory, demo_build):
             "env": env,
             "tag": tag,
             "sha": sha,
-            "build": root / "release-build",
+            "build": build,
             "model": tiny_model(tmp_path_factory),
         }
 
