@@ -101,7 +101,8 @@ class ValidateCharacters(_ValidateRecords):
             **fields,
             "profile": profile,
             "source": doc.metadata["source"],
-            "generator": "import",
+            # synthesized rows name the model that wrote them; anything else was imported
+            "generator": _string(record, "generator", required=False) or "import",
             "provenance": {
                 "input": doc.metadata["input"],
                 "record": source_id,

@@ -30,7 +30,7 @@ DEFAULT_CHARACTER_BREAKS = CONFIGS_DIR / "character_breaks.yaml"
 DEMO_RECIPE = CONFIGS_DIR / "demo" / "recipe.yaml"
 PROMPTS_DIR = CONFIGS_DIR / "prompts"
 
-CHARACTER_FIELDS = ("character_id", "persona", "profile", *PROFILE_FIELDS)
+CHARACTER_FIELDS = ("character_id", "persona", "profile", "generator", *PROFILE_FIELDS)
 DIALOGUE_FIELDS = (
     "character_id",
     "question_id",

@@ -191,3 +191,16 @@ def test_refuses_to_overwrite_a_foreign_folder(tmp_path):
     with pytest.raises(BuildError, match="thesis.tex"):
         build(recipe, out)
     assert (out / "thesis.tex").read_text() == "precious"
+
+
+def test_generator_column_is_kept_and_defaults_to_import(tmp_path):
+    """Synthesized characters name their model in `generator`; imported ones say `import`."""
+    recipe_path = _corpus(tmp_path, [_dialogue(0)])
+    chars_file = tmp_path / "data" / "characters.jsonl"
+    rows = [json.loads(line) for line in chars_file.read_text().splitlines()]
+    rows[1]["generator"] = "tiny-llama@abc123"
+    chars_file.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = build(load_recipe(recipe_path), tmp_path / "out")
+    table = pq.read_table(next((result.out_dir / "data" / "characters").glob("train-*.parquet")))
+    by_source = {r["provenance"]["record"]: r["generator"] for r in table.to_pylist()}
+    assert by_source == {"c0": "import", "c1": "tiny-llama@abc123", "c2": "import"}
