@@ -6,6 +6,7 @@ computed, profile parsed) and ``text`` set to the field the later filters look a
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from typing import Any
 
 from datatrove.data import Document
@@ -50,8 +51,9 @@ def _string(
 class _ValidateRecords(BaseFilter):
     type = "✅ - VALIDATION"
 
+    @abstractmethod
     def check(self, doc: Document, record: dict[str, Any]) -> dict[str, Any]:
-        raise NotImplementedError  # implemented by each record kind below
+        """Return the validated record (ids computed, fields normalised) or raise ``_Invalid``."""
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
         meta = doc.metadata
