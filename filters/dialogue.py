@@ -75,7 +75,7 @@ class NameConsistencyFilter(BaseFilter):
 
 
 def _ngrams(words: list[str], n: int) -> set[tuple[str, ...]]:
-    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
+    return set(zip(*(words[i:] for i in range(n)), strict=False))
 
 
 class ProfileLeakageFilter(BaseFilter):
@@ -88,14 +88,24 @@ class ProfileLeakageFilter(BaseFilter):
         super().__init__(exclusion_writer)
         self.n = n
         self.threshold = threshold
+        # a character answers many questions: its profile's n-grams are computed once
+        self._profiles: dict[str, set[tuple[str, ...]]] = {}
+
+    def _profile_ngrams(self, profile: str) -> set[tuple[str, ...]]:
+        grams = self._profiles.get(profile)
+        if grams is None:
+            if len(self._profiles) >= 4096:
+                self._profiles.clear()  # bounded: inputs grouped by character hit it anyway
+            grams = self._profiles[profile] = _ngrams(plain_words(profile), self.n)
+        return grams
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
         answer = plain_words(doc.text)
-        grams = [tuple(answer[i : i + self.n]) for i in range(len(answer) - self.n + 1)]
+        grams = list(zip(*(answer[i:] for i in range(self.n)), strict=False))
         if not grams:
             return True
-        profile = _ngrams(plain_words(_profile_of(doc)), self.n)
-        share = sum(g in profile for g in grams) / len(grams)
+        profile = self._profile_ngrams(_profile_of(doc))
+        share = sum(map(profile.__contains__, grams)) / len(grams)
         if share > self.threshold:
             doc.metadata["detail"] = (
                 f"{share:.0%} of the answer's {self.n}-grams are copied from the profile "

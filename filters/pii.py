@@ -23,6 +23,8 @@ IPV4_RE = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?!\d|\.\d)")
 IPV6_RE = re.compile(r"\b(?:[0-9A-Fa-f]{1,4}:){2,7}[0-9A-Fa-f]{1,4}\b")
 
 _FIELDS = ("response", "question", "original_response")
+# every pattern needs one of these characters: most answers have none and skip the regexes
+_DIGIT = re.compile(r"\d")
 
 
 def _valid_ip(text: str) -> bool:
@@ -53,9 +55,13 @@ def mask_pii(text: str) -> tuple[str, dict[str, int]]:
 
         return repl
 
-    text = EMAIL_RE.sub(sub("email", "<EMAIL>"), text)
+    if "@" in text:
+        text = EMAIL_RE.sub(sub("email", "<EMAIL>"), text)
+    if _DIGIT.search(text) is None:
+        return text, counts  # IPv4, IPv6 and phone numbers all have digits
     text = IPV4_RE.sub(sub("ip", "<IP>", _valid_ip), text)
-    text = IPV6_RE.sub(sub("ip", "<IP>", _valid_ip), text)
+    if ":" in text:
+        text = IPV6_RE.sub(sub("ip", "<IP>", _valid_ip), text)
     text = PHONE_RE.sub(sub("phone", "<PHONE>", _phone_like), text)
     return text, counts
 

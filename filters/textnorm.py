@@ -17,6 +17,8 @@ from datatrove.utils.word_tokenizers import WordTokenizer
 
 # a word (letters/digits, inner apostrophes kept: "don't") or one punctuation character
 _WORD_RE = re.compile(r"\w+(?:['’]\w+)*|[^\w\s]")
+# the word alternative of _WORD_RE alone: the same words without the punctuation tokens
+_PLAIN_WORD_RE = re.compile(r"\w+(?:['’]\w+)*")
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?…])\s+")
 # datatrove's NUMBERS_PATTERN restricted to ASCII digits and separators
 _ASCII_NUMBER_RE = re.compile(r"[0-9]+(?:[.,][0-9]+)?")
@@ -56,4 +58,4 @@ def minhash_words(text: str) -> list[str]:
 
 def plain_words(text: str) -> list[str]:
     """Lower-cased alphanumeric words (punctuation dropped), for overlap measures."""
-    return [w for w in _WORD_RE.findall(text.lower()) if w[0].isalnum() or w[0] == "_"]
+    return _PLAIN_WORD_RE.findall(text.lower())
