@@ -38,10 +38,40 @@ def map_fields(raw: dict[str, Any], spec: InputSpec, fields: tuple[str, ...]) ->
     return record
 
 
-def _iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str, str | None]]:
-    """Yield ``(line_number, object_or_None, raw_text, error)`` for every non-blank line."""
+def _part_start(fh, offset: int) -> tuple[int, int]:
+    """The first line starting at or after byte ``offset`` of an open file: its byte position and
+    its 1-based line number (newlines before it are counted in blocks, not parsed)."""
+    if offset <= 0:
+        return 0, 1
+    fh.seek(offset - 1)
+    fh.readline()  # finish the line holding byte offset - 1: the next one starts the part
+    start = fh.tell()
+    fh.seek(0)
+    newlines, remaining = 0, start
+    while remaining:
+        block = fh.read(min(remaining, 1 << 22))
+        newlines += block.count(b"\n")
+        remaining -= len(block)
+    return start, newlines + 1
+
+
+def _iter_jsonl(
+    path: Path, part: int = 0, parts: int = 1
+) -> Iterator[tuple[int, dict[str, Any] | None, str, str | None]]:
+    """Yield ``(line_number, object_or_None, raw_text, error)`` for every non-blank line.
+
+    With ``parts > 1`` only the lines that start in byte range ``part`` of ``parts`` equal ranges
+    are read, so that several tasks share one big file; line numbers stay the file's own.
+    """
+    size = path.stat().st_size
+    begin, end = size * part // parts, size * (part + 1) // parts
     with path.open("rb") as fh:
-        for number, raw_line in enumerate(fh, start=1):
+        position, first = _part_start(fh, begin)
+        fh.seek(position)
+        for number, raw_line in enumerate(fh, start=first):
+            if position >= end:
+                break
+            position += len(raw_line)
             if not raw_line.strip():
                 continue
             try:
@@ -88,11 +118,24 @@ def _iter_hub(spec: InputSpec) -> Iterator[tuple[int, dict[str, Any] | None, str
         yield number, dict(row), "", None
 
 
-def iter_input(spec: InputSpec) -> Iterator[tuple[int, dict[str, Any] | None, str, str | None]]:
+def splittable(spec: InputSpec) -> bool:
+    """Whether tasks can share the input by byte ranges: local JSONL read to the end."""
+    return spec.hub is None and spec.resolved_format != "parquet" and not spec.limit
+
+
+def iter_input(
+    spec: InputSpec, part: int = 0, parts: int = 1
+) -> Iterator[tuple[int, dict[str, Any] | None, str, str | None]]:
     """Iterate one input's records as ``(line, object_or_None, raw_text, error)``.
 
-    At most ``spec.limit`` records are read (the first ones, in file order).
+    At most ``spec.limit`` records are read (the first ones, in file order). ``part`` of
+    ``parts`` reads one byte range of a :func:`splittable` input.
     """
+    if parts > 1:
+        if not splittable(spec):
+            raise ValueError(f"input {spec.label} cannot be read in parts")
+        assert spec.path is not None
+        return _iter_jsonl(spec.path, part, parts)
     if spec.hub is not None:
         records = _iter_hub(spec)
     else:
@@ -145,7 +188,9 @@ def input_fingerprint(spec: InputSpec) -> dict[str, Any]:
 
 
 class RecordReader(PipelineStep):
-    """Read a config's inputs into Documents; input ``i`` is read by task ``i % world_size``.
+    """Read a config's inputs into Documents, spread over the tasks: every task reads its byte
+    range of each local JSONL input (one big file keeps all tasks busy), and other inputs
+    (Parquet, Hub, ``limit``) whole, input ``i`` by task ``i % world_size``.
 
     Each Document's metadata holds ``input`` (the label shown in errors and provenance), ``line``,
     ``record`` (the row renamed to record fields by the recipe's field mapping), ``raw`` (the row
@@ -166,10 +211,14 @@ class RecordReader(PipelineStep):
         if data:
             yield from data
         for index, (label, spec) in enumerate(self.inputs):
-            if index % world_size != rank:
+            if splittable(spec) and world_size > 1:
+                records = iter_input(spec, rank, world_size)
+            elif index % world_size == rank:
+                records = iter_input(spec)
+            else:
                 continue
             self.stat_update("input_files")
-            for line, obj, raw_text, error in iter_input(spec):
+            for line, obj, raw_text, error in records:
                 self.stat_update("records_read")
                 metadata: dict[str, Any] = {"input": label, "line": line, "source": spec.label}
                 if error is not None:
