@@ -60,10 +60,11 @@ class NgramIndex:
         """The source of the first reference gram found in ``text``, or None."""
         words = plain_words(text)
         for length, table in self.grams.items():
-            for i in range(len(words) - length + 1):
-                source = table.get(_gram_hash(words[i : i + length]))
-                if source is not None:
-                    return source
+            grams = map("\x1f".join, zip(*(words[i:] for i in range(length)), strict=False))
+            # hashing and lookups in C: answers are checked against every gram length
+            source = next(filter(None, map(table.get, map(xxhash.xxh64_intdigest, grams))), None)
+            if source is not None:
+                return source
         return None
 
     def __len__(self) -> int:
