@@ -26,6 +26,30 @@ from ocforge.recipe import ExecutorSettings
 
 Pipeline = Sequence[PipelineStep | Callable]
 
+# whether local tasks log to the console; the CLI turns it off unless --verbose (task log files
+# under the stage's logs/ folder are written either way)
+CONSOLE_LOGS = True
+
+
+class _LocalExecutor(LocalPipelineExecutor):
+    """LocalPipelineExecutor whose tasks can keep the console quiet: datatrove re-adds a stderr
+    log handler in every worker process (started fresh by forkserver), so disabling its logger
+    in the parent does not reach them; a task with ``local_rank != 0`` logs only errors there."""
+
+    def __init__(self, *args, console_logs: bool = True, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.console_logs = console_logs
+
+    def _run_for_rank(self, rank: int, local_rank: int = 0, node_rank: int = -1):
+        return super()._run_for_rank(rank, local_rank if self.console_logs else 1, node_rank)
+
+    def _launch_run_for_rank(self, rank: int, ranks_q, completed=None, completed_lock=None):
+        if not self.console_logs:  # its "n/N tasks completed" line goes to the console
+            from loguru import logger
+
+            logger.disable("datatrove.executor.local")
+        return super()._launch_run_for_rank(rank, ranks_q, completed, completed_lock)
+
 
 def make_executor(
     settings: ExecutorSettings,
@@ -74,12 +98,13 @@ def make_executor(
             depends=depends,
             mail_type="NONE",
         )
-    return LocalPipelineExecutor(
+    return _LocalExecutor(
         pipeline=list(pipeline),
         tasks=n_tasks,
         workers=workers,
         logging_dir=logging_dir,
         skip_completed=True,
+        console_logs=CONSOLE_LOGS,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -45,6 +46,9 @@ def _datatrove_logs(verbose: bool) -> None:
     # buries ocforge's own progress; its per-stage stats still land in OUT/logs/.
     from loguru import logger
 
+    from ocforge.filters import executors
+
+    executors.CONSOLE_LOGS = verbose
     if verbose:
         logger.enable("datatrove")
     else:
@@ -61,6 +65,8 @@ def _no_progress_bars() -> None:
     from tqdm import tqdm
 
     datasets.disable_progress_bars()
+    # worker processes import tqdm afresh: they read the environment
+    os.environ.setdefault("TQDM_DISABLE", "1")
     tqdm.__init__ = partialmethod(tqdm.__init__, disable=True)  # type: ignore[method-assign]
 
 

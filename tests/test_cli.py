@@ -58,3 +58,24 @@ def test_build_failure_is_a_clear_error(tmp_path):
     assert result.returncode == 1
     assert "characters.inputs[0].path: input file not found" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_worker_processes_keep_the_terminal_quiet(tmp_path):
+    # datatrove's workers (forkserver) set up their own console logging and tqdm bars
+    import yaml
+
+    recipe = yaml.safe_load(DEMO_RECIPE.read_text())
+    recipe["executor"] = {"type": "local", "tasks": 2, "workers": 2}
+    for config in [recipe["characters"], *recipe["dialogues"]]:
+        for spec in config["inputs"]:
+            spec["path"] = str(DEMO_RECIPE.parent / spec["path"])
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    built = _run("build", str(path), "--out", str(tmp_path / "build"))
+    assert built.returncode == 0, built.stderr
+    total = json.loads((tmp_path / "build" / "release.json").read_text())["ledger"]["total"]
+    assert f"kept {total['kept']} of {total['input']} input rows" in built.stdout
+    for noise in ("INFO", "tasks completed", "it/s"):
+        assert noise not in built.stderr, built.stderr[-2000:]
+    logs = sorted((tmp_path / "build" / "logs" / "generate" / "filter" / "logs").glob("*.log"))
+    assert len(logs) == 2 and "Launching pipeline" in logs[0].read_text()
