@@ -1,16 +1,27 @@
 """Release benchmarks: incremental uploads and an end-to-end release at scale.
 
     python benchmarks/release/bench_release.py incremental --dialogues 200000 --change 0.01
-    python benchmarks/release/bench_release.py scale --dialogues 460000 --characters 20000
+    python benchmarks/release/bench_release.py scale --characters 20000 --dialogues 460000
 
 ``incremental``: release v1 of a synthetic corpus, change a fraction of the dialogue rows (new
 answers, hence new ids), release v2; reports bytes uploaded for v2 against v1 (the baseline run
 in the same process) and both times. ``datasets.push_to_hub`` would re-upload every shard of every
 changed split, i.e. 100% of the changed configs' bytes, without Xet.
 
-``scale``: write a corpus of the given size as a build folder, release it end to end to an
-in-process local Hub (secret scan, statistics and plots, push, tag, load_dataset verification)
-and report time per stage and the peak RSS of this process and of its children.
+``scale``: generate raw input files the size of the OpenCharacter release with planted problems
+(``full_corpus.py``: characters.jsonl, 8 shards per dialogue strategy, recipe.yaml,
+planted.json; timed apart, not part of the release), then run the real CLI
+``ocforge release RECIPE --repo ORG/NAME --target local`` as a child process against an
+in-process local Hub under WORKDIR/hub: build (curation on datatrove: validation, filters, exact
+and MinHash dedup, decontamination, Parquet), secret scan, card statistics and plots, push, tag,
+``load_dataset`` verification in a grandchild. Every progress line is timestamped as it arrives
+(a stage lasts until the next line); the PSS and RSS of the whole process tree (datatrove's
+forkserver workers, the verification child) are summed every 0.2 s. Prints time and peak memory
+per stage, the ledger of ``release.json`` against ``planted.json``, and writes
+WORKDIR/results.json. Exits non-zero when ``ocforge release`` fails.
+
+    python benchmarks/release/bench_release.py scale --characters 20000 --dialogues 460000 \
+        [--workdir DIR] [--keep]
 """
 
 from __future__ import annotations
@@ -18,11 +29,16 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import math
+import os
 import random
+import re
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -35,62 +51,11 @@ TOKEN = "hf_release_benchmark_token_0123456789"
 RECIPE = "name: bench\ncard:\n  license: cc-by-nc-sa-4.0\n"
 
 
-def _watch_tree(proc: subprocess.Popen, every_s: float = 0.1) -> float:
-    """Peak of the summed RSS of ``proc`` and all its descendants (MiB), sampled until it exits.
-
-    Sampling /proc is used because ``ru_maxrss`` survives ``execve``: a child forked from a big
-    parent would report the parent's size.
-    """
-    import psutil
-
-    root = psutil.Process(proc.pid)
-    peak = 0.0
-    while proc.poll() is None:
-        total = 0
-        try:
-            for p in [root, *root.children(recursive=True)]:
-                try:
-                    total += p.memory_info().rss
-                except psutil.Error:
-                    continue
-        except psutil.Error:
-            break
-        peak = max(peak, total / 2**20)
-        time.sleep(every_s)
-    return peak
-
-
-def _hwm_mib() -> float:
-    """This process's own peak RSS since its ``execve`` (VmHWM)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    return 0.0
-
-
 def _rss_mib() -> dict[str, float]:
     # ru_maxrss is in KiB on Linux; RUSAGE_CHILDREN is the largest child that has exited
     self_ = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return {"self_mib": round(self_, 1), "largest_child_mib": round(kids, 1)}
-
-
-class Stages:
-    def __init__(self) -> None:
-        self.t0 = self.last = time.perf_counter()
-        self.current = "start"
-        self.times: dict[str, float] = {}
-        self.peak_rss: dict[str, float] = {}
-
-    def __call__(self, msg: str) -> None:
-        now = time.perf_counter()
-        self.times[self.current] = self.times.get(self.current, 0.0) + now - self.last
-        self.peak_rss[self.current] = _hwm_mib()  # peak so far, at the stage's end
-        self.current, self.last = msg.split(" (")[0].split(" on ")[0], now
-
-    def done(self) -> dict[str, float]:
-        self("end")
-        return {k: round(v, 2) for k, v in self.times.items() if k != "start"}
 
 
 def _corpus(dialogues: int, characters: int | None, seed: int):
@@ -152,71 +117,365 @@ def incremental(args: argparse.Namespace) -> dict:
     }
 
 
-def scale(args: argparse.Namespace) -> dict:
-    t = time.perf_counter()
-    configs = _corpus(args.dialogues, args.characters, 0)
-    gen_s = time.perf_counter() - t
-    with tempfile.TemporaryDirectory() as tmp:
-        build = Path(tmp) / "build"
-        t = time.perf_counter()
-        write_rows_build(
-            build, "bench", configs, recipe_text=RECIPE, max_shard_rows=args.max_shard_rows
-        )
-        write_s = time.perf_counter() - t
-        rows = {c: len(v.rows) for c, v in configs.items()}
-        del configs
-        # the release runs in a child process, so that its peak RSS (and its verification
-        # grandchild's) is measured apart from the corpus generator's
-        t = time.perf_counter()
-        proc = subprocess.Popen(
-            [sys.executable, __file__, "_release", str(build), str(Path(tmp) / "hub")],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        tree_peak = _watch_tree(proc)
-        stdout, stderr = proc.communicate()
-        wall = time.perf_counter() - t
-        if proc.returncode != 0:
-            raise SystemExit(stderr[-3000:])
-        child = json.loads(stdout.strip().splitlines()[-1])
+# --------------------------------------------------------------------------- scale
+
+REPO = "bench/opencharacter-full"
+# the progress lines `ocforge release` prints on stderr (publish/release_cli.py): the build's
+# per-config stages (ocforge/build.py), then the release's (publish/release.py)
+STAGE_RE = re.compile(
+    r"^(?:building |resuming the unfinished build|build in .* is up to date"
+    r"|[\w.-]+: (?:filter|dedup-|minhash-|semantic-dedup|decontamination|write parquet)"
+    r"|decontamination index$|card and manifest$|eval configs$|no eval configs"
+    r"|secret scan$|reading |card statistics and plots$|changelog$|content identical"
+    r"|pushing \d+ files|tagging |verifying with load_dataset$)"
+)
+
+
+def _ocforge_command() -> list[str]:
+    """The venv's ``ocforge`` entry point, else ``python -m ocforge``."""
+    script = Path(sys.executable).parent / "ocforge"
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "ocforge"]
+
+
+def _tree_memory(root) -> tuple[int, int, int]:
+    """(PSS, RSS, processes) summed over ``root`` and all its descendants, in bytes.
+
+    PSS counts a page shared by n processes 1/n in each, so forked workers sharing the parent's
+    pages are not counted n times (RSS is reported too, for comparison with older numbers).
+    """
+    import psutil
+
+    try:
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0, 0, 0
+    pss = rss = 0
+    for p in procs:
+        try:
+            info = p.memory_full_info()
+            rss += info.rss
+            pss += getattr(info, "pss", info.rss)
+        except psutil.AccessDenied:
+            try:
+                rss += (r := p.memory_info().rss)
+                pss += r
+            except psutil.Error:
+                continue
+        except psutil.Error:
+            continue
+    return pss, rss, len(procs)
+
+
+class _Timeline:
+    """Stage lines with the time they arrived; memory peaks charged to the current stage."""
+
+    def __init__(self) -> None:
+        self.t0 = time.perf_counter()
+        self.stages: list[dict] = [self._stage("start (interpreter, recipe, build check)")]
+        self.lock = threading.Lock()
+
+    def _stage(self, name: str) -> dict:
+        at = time.perf_counter() - getattr(self, "t0", time.perf_counter())
+        return {"stage": name, "start_s": at, "peak_pss": 0, "peak_rss": 0, "procs": 0, "n": 0}
+
+    def begin(self, name: str) -> None:
+        with self.lock:
+            self.stages.append(self._stage(name))
+
+    def sample(self, pss: int, rss: int, procs: int) -> None:
+        with self.lock:
+            cur = self.stages[-1]
+            cur["peak_pss"] = max(cur["peak_pss"], pss)
+            cur["peak_rss"] = max(cur["peak_rss"], rss)
+            cur["procs"] = max(cur["procs"], procs)
+            cur["n"] += 1
+
+    def finish(self, end_s: float) -> list[dict]:
+        out = []
+        for cur, nxt in zip(self.stages, [*self.stages[1:], None], strict=True):
+            stop = nxt["start_s"] if nxt else end_s
+            out.append(
+                {
+                    "stage": cur["stage"],
+                    "start_s": round(cur["start_s"], 2),
+                    "seconds": round(stop - cur["start_s"], 2),
+                    # None: the stage was shorter than the sampling period
+                    "peak_pss_mib": round(cur["peak_pss"] / 2**20, 1) if cur["n"] else None,
+                    "peak_rss_mib": round(cur["peak_rss"] / 2**20, 1) if cur["n"] else None,
+                    "processes": cur["procs"] if cur["n"] else None,
+                    "samples": cur["n"],
+                }
+            )
+        return out
+
+
+def _run_release(cmd: list[str], env: dict, cwd: Path, every_s: float) -> dict:
+    """Run ``cmd``, timestamp its stage lines as they arrive, sample the tree's memory."""
+    import psutil
+
+    timeline = _Timeline()
+    logs: dict[str, list[str]] = {"stdout": [], "stderr": []}
+
+    def pump(stream, name: str) -> None:
+        for raw in stream:
+            line = raw.rstrip("\n")
+            logs[name].append(line)
+            if name == "stderr" and STAGE_RE.match(line):
+                timeline.begin(line)
+            elif name == "stdout" and len(logs["stdout"]) == 1:
+                timeline.begin("report (stdout)")
+
+    proc = subprocess.Popen(
+        cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    readers = [
+        threading.Thread(target=pump, args=(proc.stdout, "stdout"), daemon=True),
+        threading.Thread(target=pump, args=(proc.stderr, "stderr"), daemon=True),
+    ]
+    for r in readers:
+        r.start()
+    root = psutil.Process(proc.pid)
+    peak_pss = peak_rss = peak_procs = 0
+    while proc.poll() is None:
+        started = time.perf_counter()
+        pss, rss, n = _tree_memory(root)
+        timeline.sample(pss, rss, n)
+        peak_pss, peak_rss, peak_procs = max(peak_pss, pss), max(peak_rss, rss), max(peak_procs, n)
+        time.sleep(max(0.0, every_s - (time.perf_counter() - started)))
+    wall = time.perf_counter() - timeline.t0
+    for r in readers:
+        r.join()
     return {
-        "rows": rows,
-        "generate_rows_s": round(gen_s, 2),
-        "write_build_s": round(write_s, 2),
-        "release_wall_s": round(wall, 2),
-        **child,
-        "peak_rss_release_tree_mib": round(tree_peak, 1),
+        "returncode": proc.returncode,
+        "wall_s": round(wall, 2),
+        "stages": timeline.finish(wall),
+        "peak_tree_pss_mib": round(peak_pss / 2**20, 1),
+        "peak_tree_rss_mib": round(peak_rss / 2**20, 1),
+        "peak_processes": peak_procs,
+        "logs": logs,
     }
 
 
-def _release_child(build: str, hub_root: str) -> int:
-    stages = Stages()
-    result = release_build(
-        build, "bench/scale", hub_root=Path(hub_root), verify=True, progress=stages
+def _phases(stages: list[dict], wall: float) -> dict[str, float]:
+    """Seconds of the build, the publishing part of the release, verification and the rest."""
+
+    def at(prefix: str) -> float | None:
+        return next((s["start_s"] for s in stages if s["stage"].startswith(prefix)), None)
+
+    build, scan, verify, report = (
+        at("building "),
+        at("secret scan"),
+        at("verifying with load_dataset"),
+        at("report"),
     )
-    times = stages.done()
-    print(
-        json.dumps(
+    out = {"startup": build if build is not None else (scan or wall)}
+    if build is not None and scan is not None:
+        out["build (curation)"] = scan - build
+    if scan is not None:
+        out["publish (scan, card, push, tag)"] = (verify or report or wall) - scan
+    if verify is not None:
+        out["verify (load_dataset child)"] = (report or wall) - verify
+    if report is not None:
+        out["report"] = wall - report
+    return {k: round(v, 2) for k, v in out.items()}
+
+
+def _ledger_checks(planted: dict, ledger: dict) -> list[dict]:
+    """Every expected (outcome, reason) count against the ledger, plus unplanted reasons.
+
+    Exact: the count must match. Approximate (near duplicates, and what depends on them): within
+    2 + 3 standard deviations of the MinHash misses the generator expects.
+    """
+    prefixes = tuple(planted.get("repetition_reasons", ("dup_", "duplicated_", "top_")))
+    checks = []
+
+    def add(config, what, expected, got, tol=0.0):
+        ok = abs(got - expected) <= tol
+        checks.append(
             {
-                "version": result.version,
-                "bytes_uploaded": result.bytes_uploaded,
-                "verified_rows": sum(v.loaded for v in result.verified),
-                "stage_s": times,
-                "peak_rss_after_stage_mib": {
-                    k: v for k, v in stages.peak_rss.items() if k != "start"
-                },
-                "release_s": round(sum(times.values()), 2),
-                "release_process_peak_rss_mib": _hwm_mib(),
+                "config": config,
+                "what": what,
+                "expected": expected,
+                "ledger": got,
+                "tolerance": round(tol, 1),
+                "ok": ok,
             }
         )
+
+    for config, info in planted["configs"].items():
+        led = ledger["configs"].get(config)
+        if led is None:
+            checks.append({"config": config, "what": "config missing", "ok": False})
+            continue
+        exp = info["expected"]
+        missed = (info.get("near_copies") or {}).get("expected_missed", 0.0)
+        tol = 2 + 3 * math.sqrt(missed) if missed else 0.0
+        add(config, "input", info["input"], led["input"])
+        for outcome in ("quarantined", "dropped", "duplicates"):
+            got = dict(led["reasons"].get(outcome, {}))
+            for reason, n in exp.get(outcome, {}).items():
+                if reason.endswith(":*"):
+                    hits = [r for r in got if r.startswith(prefixes)]
+                    count = sum(got.pop(r) for r in hits)
+                else:
+                    count = got.pop(reason, 0)
+                approx = reason in ("near_duplicate", "test_overlap")
+                add(config, f"{outcome}/{reason}", n, count, tol if approx else 0.0)
+            for reason, n in got.items():  # removed although nothing of the kind was planted
+                add(config, f"{outcome}/{reason} (unplanted)", 0, n)
+        add(config, "kept", exp["kept"], led["kept"], tol if isinstance(exp["kept"], float) else 0)
+        for key, n in (info.get("expected_modified") or {}).items():
+            got = led.get("modified", {}).get(key, 0)
+            if isinstance(n, list):  # a range: [low, high]
+                mid, half = (n[0] + n[1]) / 2, (n[1] - n[0]) / 2
+                add(config, f"modified/{key} [{n[0]}..{n[1]}]", mid, got, half)
+            else:
+                add(config, f"modified/{key}", n, got)
+    return checks
+
+
+def _print_scale(res: dict) -> None:
+    print(f"\ncorpus: {res['corpus']}  (generation {res['generate_s']} s, not part of the release)")
+    print(f"command: {' '.join(res['command'])}\n")
+    head = f"{'stage':<62} {'start s':>8} {'seconds':>8} {'PSS MiB':>8} {'RSS MiB':>8} {'procs':>5}"
+    print(head)
+    print("-" * len(head))
+    for s in res["stages"]:
+        name = s["stage"] if len(s["stage"]) <= 62 else s["stage"][:59] + "..."
+        mem = (
+            f"{s['peak_pss_mib']:>8.0f} {s['peak_rss_mib']:>8.0f} {s['processes']:>5}"
+            if s["samples"]
+            else f"{'-':>8} {'-':>8} {'-':>5}"
+        )
+        print(f"{name:<62} {s['start_s']:>8.1f} {s['seconds']:>8.1f} {mem}")
+    print("-" * len(head))
+    for k, v in res["phases_s"].items():
+        print(f"{k:<62} {'':>8} {v:>8.1f}")
+    print(
+        f"{'total wall (ocforge release)':<62} {'':>8} {res['release_wall_s']:>8.1f} "
+        f"{res['peak_tree_pss_mib']:>8.0f} {res['peak_tree_rss_mib']:>8.0f} "
+        f"{res['peak_processes']:>5}"
     )
-    return 0
+    if res.get("ledger_checks"):
+        print(f"\n{'config':<11} {'ledger entry':<44} {'planted/expected':>16} {'ledger':>8}  ok")
+        for c in res["ledger_checks"]:
+            if "expected" not in c:
+                print(f"{c['config']:<11} {c['what']}")
+                continue
+            exp = c["expected"]
+            exp_s = f"{exp:,.1f}" if isinstance(exp, float) else f"{exp:,}"
+            if c["tolerance"]:
+                exp_s = f"~{exp_s}"
+            mark = "ok" if c["ok"] else "NO"
+            print(f"{c['config']:<11} {c['what']:<44} {exp_s:>16} {c['ledger']:>8,}  {mark}")
+        verdict = "yes" if res["ledger_matches"] else "NO (see the rows marked NO)"
+        print(f"\nledger matches the planted problems: {verdict}")
+
+
+def _corpus_is_current(corpus: Path, params: dict) -> bool:
+    path = corpus / "planted.json"
+    if not path.is_file() or not (corpus / "recipe.yaml").is_file():
+        return False
+    data = json.loads(path.read_text())
+    return data.get("params") == params and all(
+        (corpus / f).is_file() for c in data["configs"].values() for f in c.get("files", [])
+    )
+
+
+def scale(args: argparse.Namespace) -> tuple[dict, int]:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import full_corpus
+
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="ocforge-bench-release-")).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    corpus, build, hub = work / "corpus", work / "build", work / "hub"
+    for old in (build, hub, work / ".ocforge"):  # a fresh build and a first release every run
+        shutil.rmtree(old, ignore_errors=True)
+
+    params = {
+        "characters": args.characters,
+        "dialogues": args.dialogues,
+        "questions": args.questions or max(10, args.dialogues // 2),
+        "files": args.files,
+        "seed": args.seed,
+        "generator": full_corpus.fingerprint(),
+    }
+    reused = _corpus_is_current(corpus, params)
+    t = time.perf_counter()
+    if reused:
+        planted = json.loads((corpus / "planted.json").read_text())
+    else:
+        planted = full_corpus.generate(
+            corpus,
+            args.characters,
+            args.dialogues,
+            questions=params["questions"],
+            files=args.files,
+            seed=args.seed,
+            repo=args.repo,
+        )
+    gen_s = round(time.perf_counter() - t, 1)
+
+    cmd = [
+        *_ocforge_command(),
+        "release",
+        str(corpus / "recipe.yaml"),
+        "--repo",
+        args.repo,
+        "--target",
+        "local",
+        "--build-dir",
+        str(build),
+    ]
+    env = {**os.environ, "OCFORGE_HUB_ROOT": str(hub), "PYTHONUNBUFFERED": "1"}
+    env.pop("OCFORGE_HUB_URL", None)  # the embedded in-process Hub, not a running server
+    load_before = os.getloadavg()
+    run = _run_release(cmd, env, work, args.sample_s)
+    logs = run.pop("logs")
+    for name, lines in logs.items():
+        (work / f"release.{name}.txt").write_text("\n".join(lines) + "\n")
+
+    res: dict = {
+        "corpus": str(corpus),
+        "params": params,
+        "generate_s": gen_s if not reused else f"reused ({planted.get('seconds')} s when made)",
+        "command": cmd,
+        "returncode": run["returncode"],
+        "release_wall_s": run["wall_s"],
+        "phases_s": _phases(run["stages"], run["wall_s"]),
+        **run,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "loadavg_before": [round(x, 2) for x in load_before],
+            "loadavg_after": [round(x, 2) for x in os.getloadavg()],
+            "python": sys.version.split()[0],
+        },
+    }
+    manifest = build / "release.json"
+    if run["returncode"] == 0 and manifest.is_file():
+        ledger = json.loads(manifest.read_text())["ledger"]
+        res["ledger"] = ledger["configs"]
+        res["ledger_checks"] = _ledger_checks(planted, ledger)
+        res["ledger_matches"] = all(c["ok"] for c in res["ledger_checks"])
+        res["rows_published"] = {name: c["kept"] for name, c in ledger["configs"].items()}
+    res["planted"] = planted
+    (work / "results.json").write_text(json.dumps(res, indent=2))
+    _print_scale(res)
+    if not args.keep:
+        for path in (corpus, build, hub, work / ".ocforge"):
+            shutil.rmtree(path, ignore_errors=True)
+    print(f"\nresults: {work / 'results.json'}  (logs: {work}/release.std*.txt)")
+    if run["returncode"] != 0:
+        print("\n".join(logs["stderr"][-40:]), file=sys.stderr)
+        print(f"ocforge release failed with exit code {run['returncode']}", file=sys.stderr)
+        return res, run["returncode"] or 1
+    if not manifest.is_file():
+        print(f"no {manifest} after the release", file=sys.stderr)
+        return res, 1
+    return res, 0
 
 
 def main(argv: list[str]) -> int:
-    if argv[:1] == ["_release"]:
-        return _release_child(argv[1], argv[2])
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
     inc = sub.add_parser("incremental")
@@ -227,10 +486,19 @@ def main(argv: list[str]) -> int:
     sc = sub.add_parser("scale")
     sc.add_argument("--dialogues", type=int, default=460_000)
     sc.add_argument("--characters", type=int, default=20_000)
-    sc.add_argument("--max-shard-rows", type=int, default=100_000)
+    sc.add_argument("--questions", type=int, default=None, help="question pool (dialogues/2)")
+    sc.add_argument("--files", type=int, default=8, help="input files per dialogue strategy")
+    sc.add_argument("--seed", type=int, default=0)
+    sc.add_argument("--repo", default=REPO)
+    sc.add_argument("--workdir", default=None, help="default: a new temporary folder")
+    sc.add_argument(
+        "--keep", action="store_true", help="keep corpus, build and hub (a rerun reuses the corpus)"
+    )
+    sc.add_argument("--sample-s", type=float, default=0.2, help="memory sampling period")
     args = parser.parse_args(argv)
-    out = incremental(args) if args.cmd == "incremental" else scale(args)
-    print(json.dumps(out, indent=2))
+    if args.cmd == "scale":
+        return scale(args)[1]
+    print(json.dumps(incremental(args), indent=2))
     return 0
 
 
