@@ -13,8 +13,10 @@ linked to its character (the profile is the first chat message), returning a rea
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
+from collections.abc import Sequence
 
 from datatrove.data import Document
 from datatrove.pipeline.filters.base_filter import BaseFilter
@@ -74,7 +76,7 @@ class NameConsistencyFilter(BaseFilter):
         return True
 
 
-def _ngrams(words: list[str], n: int) -> set[tuple[str, ...]]:
+def _ngrams(words: Sequence[str], n: int) -> set[tuple[str, ...]]:
     return set(zip(*(words[i:] for i in range(n)), strict=False))
 
 
@@ -126,7 +128,7 @@ _STOP = set(
 
 
 def content_words(text: str) -> set[str]:
-    return {w for w in plain_words(text) if w not in _STOP and not w.isdigit()}
+    return set(itertools.filterfalse(str.isdigit, set(plain_words(text)).difference(_STOP)))
 
 
 class RewriteSanityFilter(BaseFilter):

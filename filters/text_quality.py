@@ -165,7 +165,14 @@ class AnswerQualityFilter(GopherQualityFilter):
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
         text = doc.text.lower()
-        words = load_word_tokenizer(self.language).word_tokenize(text)
+        tokenizer = load_word_tokenizer(self.language)
+        if isinstance(tokenizer, FastWordTokenizer) and doc.text.isascii():
+            # ASCII lower-casing maps our tokens one to one: tokenise the answer as it is (the
+            # repetition filter asks for the same tokens next) and lower-case them in one go
+            tokens = tokenizer.word_tokenize(doc.text)
+            words = " ".join(tokens).lower().split(" ") if tokens else []
+        else:
+            words = tokenizer.word_tokenize(text)
         n_words = len(words)
         if not n_words:  # datatrove divides by the word count: keep its behaviour
             return super().filter(Document(text=text, id=doc.id))

@@ -11,6 +11,7 @@ with a shortcut for ASCII text that gives the same result without the per-charac
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from datatrove.utils.text import PUNCTUATION_TRANS, TextNormConfig, simplify_text
 from datatrove.utils.word_tokenizers import WordTokenizer
@@ -32,7 +33,7 @@ class FastWordTokenizer(WordTokenizer):
         super().__init__(language)
 
     def word_tokenize(self, text: str) -> list[str]:
-        return _WORD_RE.findall(text)
+        return list(_tokens(text))
 
     def sent_tokenize(self, text: str) -> list[str]:
         return [s for s in _SENTENCE_END_RE.split(text) if s]
@@ -56,6 +57,14 @@ def minhash_words(text: str) -> list[str]:
     return simplify_text(text, _NORM).split()
 
 
-def plain_words(text: str) -> list[str]:
-    """Lower-cased alphanumeric words (punctuation dropped), for overlap measures."""
-    return _PLAIN_WORD_RE.findall(text.lower())
+@lru_cache(maxsize=16)
+def _tokens(text: str) -> tuple[str, ...]:
+    # several filters tokenise the same answer in a row: the last few texts are remembered
+    return tuple(_WORD_RE.findall(text))
+
+
+@lru_cache(maxsize=16)
+def plain_words(text: str) -> tuple[str, ...]:
+    """Lower-cased alphanumeric words (punctuation dropped), for overlap measures. Remembered
+    for the last few texts: the dialogue filters and decontamination ask for the same ones."""
+    return tuple(_PLAIN_WORD_RE.findall(text.lower()))

@@ -262,6 +262,10 @@ def test_pii_masking():
     assert "<EMAIL>" in masked and masked.count("<IP>") == 2 and masked.count("<PHONE>") == 2
     assert "1999" in masked and "12 boats" in masked and "999.1.1.1" in masked
     assert mask_pii(ANSWER) == (ANSWER, {"email": 0, "ip": 0, "phone": 0})
+    # the quick "has a digit" pre-check, ASCII and not
+    assert mask_pii("Ring the café on +47 912 34 567.")[1]["phone"] == 1
+    assert mask_pii("Ring me on +47 912 34 567.")[1]["phone"] == 1
+    assert mask_pii("Ping 10.1.2.3")[1]["ip"] == 1
 
 
 def test_pii_step_masks_record_fields_and_counts():
