@@ -140,13 +140,55 @@ def read_removed_rows(files: list[Path], columns: list[str] | None = None) -> li
     return rows
 
 
+def _compact(document: Document) -> dict[str, Any]:
+    """A Document as one intermediate JSON line, without the copies a dialogue carries: the text
+    when it is the record's ``response``, and the chat ``messages`` when they are the profile,
+    question and response (only the profile is kept). :func:`_expand` restores them. About half
+    of a dialogue's bytes, read and written again by every stage."""
+    metadata = document.metadata
+    record = metadata.get("record")
+    row: dict[str, Any] = {"id": document.id, "metadata": metadata}
+    if isinstance(record, dict):
+        messages = record.get("messages")
+        if (
+            isinstance(messages, list)
+            and len(messages) == 3
+            and [m.get("role") for m in messages] == ["system", "user", "assistant"]
+            and messages[1].get("content") == record.get("question")
+            and messages[2].get("content") == record.get("response")
+            and all(len(m) == 2 for m in messages)
+        ):
+            record = {k: v for k, v in record.items() if k != "messages"}
+            record["\x00system"] = messages[0]["content"]
+            metadata = {**metadata, "record": record}
+            row["metadata"] = metadata
+        if document.text == record.get("response"):
+            row["text_is_response"] = True
+            return row
+    row["text"] = document.text
+    return row
+
+
+def _expand(row: dict[str, Any]) -> dict[str, Any]:
+    record = row["metadata"].get("record")
+    if isinstance(record, dict) and "\x00system" in record:
+        record["messages"] = [
+            {"role": "system", "content": record.pop("\x00system")},
+            {"role": "user", "content": record["question"]},
+            {"role": "assistant", "content": record["response"]},
+        ]
+    if row.pop("text_is_response", False):
+        row["text"] = record["response"]
+    return row
+
+
 def iter_docs(folder: Path) -> Iterator[dict[str, Any]]:
     """Stream the documents of intermediate JSONL shards in file order."""
     for path in sorted(folder.glob("*.jsonl")):
         with path.open("rb") as fh:
             for line in fh:
                 if line.strip():
-                    yield orjson.loads(line)
+                    yield _expand(orjson.loads(line))
 
 
 def link_duplicates(kept_folder: Path, removed_folder: Path, step: str, group_key: str) -> int:
@@ -186,7 +228,7 @@ def link_duplicates(kept_folder: Path, removed_folder: Path, step: str, group_ke
 
 def _intermediate_adapter(_writer: JsonlWriter, document: Document) -> dict[str, Any]:
     # Unlike datatrove's default adapter, keep empty text and every metadata key.
-    return {"id": document.id, "text": document.text, "metadata": document.metadata}
+    return _compact(document)
 
 
 def intermediate_writer(folder: str) -> JsonlWriter:
@@ -208,5 +250,5 @@ class IntermediateReader(BaseDiskReader):
         with self.data_folder.open(filepath, "rb") as fh:
             for line in fh:
                 if line.strip():
-                    row = orjson.loads(line)
+                    row = _expand(orjson.loads(line))
                     yield Document(text=row["text"], id=row["id"], metadata=row["metadata"])

@@ -16,7 +16,7 @@ from typing import Any
 from datatrove.data import Document
 from datatrove.pipeline.filters.base_filter import BaseFilter
 
-from ocforge.records import dialogue_id, normalize_text
+from ocforge.records import dedup_key, dialogue_id
 
 UNKNOWN = "unknown_character"
 REMOVED = "character_removed"
@@ -86,7 +86,5 @@ class CascadeCharacterRemoval(_CharacterIndexStep):
             record["strategy"], cid, record["question"], record["response"]
         )
         doc.id = record["dialogue_id"]
-        doc.metadata["dedup_key"] = "\x1f".join(
-            (cid, normalize_text(record["question"]), normalize_text(record["response"]))
-        )
+        doc.metadata["dedup_key"] = dedup_key(cid, record["question"], record["response"])
         return True

@@ -15,7 +15,7 @@ from datatrove.pipeline.filters.base_filter import BaseFilter
 from ocforge.profiles import ProfileParseError, parse_profile
 from ocforge.records import (
     character_id,
-    normalize_text,
+    dedup_key,
     persona_id,
     question_id,
     word_count,
@@ -95,7 +95,7 @@ class ValidateCharacters(_ValidateRecords):
         doc.id = cid
         doc.text = profile
         doc.metadata["source_id"] = source_id or cid
-        doc.metadata["dedup_key"] = normalize_text(profile)
+        doc.metadata["dedup_key"] = dedup_key(profile)
         return {
             "character_id": cid,
             "persona": persona,

@@ -87,6 +87,16 @@ def normalize_text(text: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
+def dedup_key(*parts: str) -> str:
+    """The exact-duplicate key of ``parts`` (normalised with :func:`normalize_text`): a 128-bit
+    digest, so that documents carry 32 characters between stages instead of their whole text."""
+    h = hashlib.blake2b(digest_size=16)
+    for part in parts:
+        h.update(normalize_text(part).encode("utf-8"))
+        h.update(b"\x1f")
+    return h.hexdigest()
+
+
 def content_id(kind: str, *parts: str) -> str:
     """A stable 16-hex-digit id for ``parts`` (already in the form that should be hashed)."""
     h = hashlib.blake2b(digest_size=8)

@@ -9,14 +9,14 @@ in the same process) and both times. ``datasets.push_to_hub`` would re-upload ev
 changed split, i.e. 100% of the changed configs' bytes, without Xet.
 
 ``scale``: generate raw input files the size of the OpenCharacter release with planted problems
-(``full_corpus.py``: characters.jsonl, 8 shards per dialogue strategy, recipe.yaml,
+(``full_corpus.py``: characters.jsonl, ``--files`` inputs per dialogue strategy, recipe.yaml,
 planted.json; timed apart, not part of the release), then run the real CLI
 ``ocforge release RECIPE --repo ORG/NAME --target local`` as a child process against an
 in-process local Hub under WORKDIR/hub: build (curation on datatrove: validation, filters, exact
 and MinHash dedup, decontamination, Parquet), secret scan, card statistics and plots, push, tag,
 ``load_dataset`` verification in a grandchild. Every progress line is timestamped as it arrives
 (a stage lasts until the next line); the PSS and RSS of the whole process tree (datatrove's
-forkserver workers, the verification child) are summed every 0.2 s. Prints time and peak memory
+forkserver workers, the verification child) are summed every 0.5 s. Prints time and peak memory
 per stage, the ledger of ``release.json`` against ``planted.json``, and writes
 WORKDIR/results.json. Exits non-zero when ``ocforge release`` fails.
 
@@ -151,18 +151,21 @@ def _tree_memory(root) -> tuple[int, int, int]:
         return 0, 0, 0
     pss = rss = 0
     for p in procs:
+        # /proc/PID/smaps_rollup: the kernel sums PSS for us; psutil's memory_full_info parses
+        # the whole smaps file, which cost this harness half a core on the 2-core machine
         try:
-            info = p.memory_full_info()
-            rss += info.rss
-            pss += getattr(info, "pss", info.rss)
-        except psutil.AccessDenied:
+            fields = Path(f"/proc/{p.pid}/smaps_rollup").read_text().splitlines()
+            values = {
+                f.split(":")[0]: int(f.split()[1]) * 1024 for f in fields if f.endswith(" kB")
+            }
+            rss += values.get("Rss", 0)
+            pss += values.get("Pss", values.get("Rss", 0))
+        except (OSError, ValueError):
             try:
                 rss += (r := p.memory_info().rss)
                 pss += r
             except psutil.Error:
                 continue
-        except psutil.Error:
-            continue
     return pss, rss, len(procs)
 
 
@@ -494,7 +497,7 @@ def main(argv: list[str]) -> int:
     sc.add_argument(
         "--keep", action="store_true", help="keep corpus, build and hub (a rerun reuses the corpus)"
     )
-    sc.add_argument("--sample-s", type=float, default=0.2, help="memory sampling period")
+    sc.add_argument("--sample-s", type=float, default=0.5, help="memory sampling period")
     args = parser.parse_args(argv)
     if args.cmd == "scale":
         return scale(args)[1]

@@ -431,7 +431,10 @@ def _dialogues(
                     row["response"] = "  " + row["response"].replace(". ", ".  ", 2) + "\n"
             elif kind == "near_copy":
                 src = kept_sources[sources[pos]]
-                row = dict(src, response=w.edit(src["response"], rng.uniform(0.004, 0.02)))
+                edited = src["response"]
+                while edited == src["response"]:  # a word replaced by itself is no edit
+                    edited = w.edit(src["response"], rng.uniform(0.004, 0.02))
+                row = dict(src, response=edited)
                 j = jaccard(row["response"], src["response"])
                 near_j.append(j)
                 qi = int(src["question_id"].rsplit("-", 1)[1])
