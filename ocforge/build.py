@@ -416,12 +416,27 @@ def build(recipe: Recipe, out_dir: Path, progress: Progress | None = None) -> Bu
         return out
 
     def finish(
-        config: str, kind: str, kept_folder: Path, schema: pa.Schema, n_input: int
-    ) -> list[dict]:
-        records = [d["metadata"]["record"] for d in iter_docs(kept_folder)]
+        config: str,
+        kind: str,
+        kept_folder: Path,
+        schema: pa.Schema,
+        n_input: int,
+        look: Callable[[dict[str, Any]], None] | None = None,
+    ) -> int:
+        """Write a config's kept rows (streamed: ``look`` sees each on the way); return the count."""
+        kept = 0
+
+        def records():
+            nonlocal kept
+            for doc in iter_docs(kept_folder):
+                kept += 1
+                if look is not None:
+                    look(doc["metadata"]["record"])
+                yield doc["metadata"]["record"]
+
         progress(f"{config}: write parquet")
         splits = write_config(
-            records,
+            records(),
             schema,
             config,
             out_dir,
@@ -433,10 +448,10 @@ def build(recipe: Recipe, out_dir: Path, progress: Progress | None = None) -> Bu
         schemas[config] = schema
         outputs[config] = ConfigOutput(name=config, kind=kind, splits=splits)
         ledgers[config] = config_ledger(
-            n_input, len(records), read_removed(_removed_files(out_dir, config))
+            n_input, kept, read_removed(_removed_files(out_dir, config))
         )
         ledgers[config].modified.update(_pii_counts(out_dir, config))
-        return records
+        return kept
 
     # characters first: dialogues are linked to the characters that survive curation
     chars = recipe.characters
@@ -458,12 +473,14 @@ def build(recipe: Recipe, out_dir: Path, progress: Progress | None = None) -> Bu
     kept_chars = stages.curate(
         chars.name, char_steps, near=filters.dedup.near.profiles, semantic=True
     )
-    char_records = finish(
+    char_records: list[dict[str, Any]] = []
+    finish(
         chars.name,
         "characters",
         kept_chars,
         CHARACTERS_SCHEMA,
         sum(i["records"] for i in inputs_manifest),
+        look=char_records.append,
     )
     index_path = stages.work / "character_index.json"
     kept_profiles, references, twins = _character_index(char_records, out_dir, chars.name)
@@ -514,11 +531,21 @@ def build(recipe: Recipe, out_dir: Path, progress: Progress | None = None) -> Bu
 
     for dcfg in recipe.dialogues:
         name = dcfg.config_name
-        records = finish(
-            name, "dialogues", curated[name], dialogue_schema(dcfg.strategy), n_inputs[name]
+        repointed = 0
+
+        def count_repointed(record: dict[str, Any]) -> None:
+            # the cascade rule, recorded: dialogues re-pointed from a removed duplicate character
+            nonlocal repointed
+            repointed += (record["provenance"] or {}).get("record") in twins
+
+        finish(
+            name,
+            "dialogues",
+            curated[name],
+            dialogue_schema(dcfg.strategy),
+            n_inputs[name],
+            look=count_repointed,
         )
-        # the cascade rule, recorded: dialogues re-pointed from a removed duplicate character
-        repointed = sum(1 for r in records if (r["provenance"] or {}).get("record") in twins)
         if repointed:
             ledgers[name].modified["repointed_to_kept_twin"] = repointed
 

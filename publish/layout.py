@@ -9,10 +9,13 @@ and changing a few rows rewrites only the shards that hold them.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -52,8 +55,18 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _arrow_table(rows: Iterable[dict[str, Any]], schema: pa.Schema, batch: int = 8192) -> pa.Table:
+    """Rows to Arrow a batch at a time: only the Arrow copy of the rows is held, never a list
+    of Python dicts for the whole config (about three times its size)."""
+    rows = iter(rows)
+    batches = []
+    while chunk := list(itertools.islice(rows, batch)):
+        batches.append(pa.RecordBatch.from_pylist(chunk, schema=schema))
+    return pa.Table.from_batches(batches, schema=schema)
+
+
 def write_config(
-    rows: list[dict[str, Any]],
+    rows: Iterable[dict[str, Any]],
     schema: pa.Schema,
     config: str,
     root: Path,
@@ -63,31 +76,31 @@ def write_config(
     max_shard_rows: int,
     row_group_rows: int,
 ) -> dict[str, SplitOutput]:
-    """Write ``rows`` (dicts matching ``schema``) under ``root/data/<config>/``.
+    """Write ``rows`` (dicts matching ``schema``; any iterable, consumed once) under
+    ``root/data/<config>/``, each shard sorted by id.
 
     The ``test`` split exists whenever ``test_fraction > 0``, even if empty, so that consumers see
-    the same splits in every version.
+    the same splits in every version. Memory: the rows in Arrow form plus one shard.
     """
-    table = pa.Table.from_pylist(rows, schema=schema)
-    table = table.sort_by([(id_column(schema), "ascending")])
-    split_names = [
-        split_of(c, test_fraction, seed) for c in table.column("character_id").to_pylist()
-    ]
-    split_array = pa.array(split_names, pa.string())
+    table = _arrow_table(rows, schema)
+    id_name = id_column(schema)
+    ids = table.column(id_name).to_pylist()
+    order = np.asarray(pc.sort_indices(table, [(id_name, "ascending")]))
+    split_names = np.array(
+        [split_of(c, test_fraction, seed) for c in table.column("character_id").to_pylist()]
+    )[order]
     wanted = SPLITS if test_fraction > 0 else ("train",)
     folder = root / "data" / config
     folder.mkdir(parents=True, exist_ok=True)
     outputs: dict[str, SplitOutput] = {}
-    id_name = id_column(schema)
     for split in wanted:
-        part = table.filter(pc.equal(split_array, split))
-        n_shards = shard_count(part.num_rows, max_shard_rows)
-        shard_of = pa.array(
-            [shard_index(i, n_shards) for i in part.column(id_name).to_pylist()], pa.int32()
-        )
-        out = SplitOutput(name=split, rows=part.num_rows, num_bytes=part.nbytes)
+        in_split = order[split_names == split]  # row numbers, in id order
+        n_shards = shard_count(len(in_split), max_shard_rows)
+        shard_of = np.array([shard_index(ids[i], n_shards) for i in in_split], dtype=np.int64)
+        out = SplitOutput(name=split, rows=len(in_split), num_bytes=0)
         for i in range(n_shards):
-            shard = part.filter(pc.equal(shard_of, i)) if n_shards > 1 else part
+            shard = table.take(in_split[shard_of == i] if n_shards > 1 else in_split)
+            out.num_bytes += shard.nbytes
             rel = f"data/{config}/{split}-{i:05d}-of-{n_shards:05d}.parquet"
             path = root / rel
             pq.write_table(
