@@ -146,11 +146,14 @@ def eval_rows(build_dir: Path) -> dict[str, list[dict[str, Any]]]:
             f"{root} has no release.json: not a folder written by 'ocforge build'"
         )
     manifest = read_manifest(root)
-    dialogues = _dialogue_frames(root, manifest).join(
-        _profiles(root, manifest), on="character_id", how="left"
+    dialogues = _dialogue_frames(root, manifest)
+    # in id order, as write_config stores them; profiles joined to the test rows only (a
+    # profile per dialogue of the whole build would be most of this step's memory)
+    test = (
+        dialogues.filter(pl.col("split") == EVAL_SPLIT)
+        .join(_profiles(root, manifest), on="character_id", how="left")
+        .sort("dialogue_id")
     )
-    # in id order, as write_config stores them
-    test = dialogues.filter(pl.col("split") == EVAL_SPLIT).sort("dialogue_id")
     if not any(EVAL_SPLIT in info["splits"] for info in manifest["configs"].values()):
         raise EvalConfigError(f"{root}: no '{EVAL_SPLIT}' split (recipe splits.test_fraction is 0)")
 
@@ -173,8 +176,10 @@ def eval_rows(build_dir: Path) -> dict[str, list[dict[str, Any]]]:
 
     # Candidate answers per (config, question): one per character (the lowest dialogue id), so
     # that the label is never ambiguous; the document's own answer always stands for its character.
+    asked = test.select("config", "question_id").unique()
     candidates = (
-        dialogues.sort("dialogue_id")
+        dialogues.join(asked, on=["config", "question_id"], how="semi")
+        .sort("dialogue_id")
         .group_by("config", "question_id", "character_id", maintain_order=True)
         .first()
         .select("config", "question_id", "character_id", "dialogue_id", "response")
