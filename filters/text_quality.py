@@ -180,9 +180,9 @@ class AnswerQualityFilter(GopherQualityFilter):
         distinct = counts.keys()
         kinds = self._kinds
         kinds.learn(distinct)
-        symbolic = [counts[w] for w in distinct & kinds.symbolic]
-        n_symbolic = sum(symbolic)
-        chars = sum(map(len, words)) - sum(len(w) * counts[w] for w in distinct & kinds.symbolic)
+        symbolic = distinct & kinds.symbolic
+        n_symbolic = sum(counts[w] for w in symbolic)
+        chars = sum(map(len, words)) - sum(len(w) * counts[w] for w in symbolic)
         n_alpha = n_words - sum(counts[w] for w in distinct & kinds.letterless)
         n_real = n_words - n_symbolic
         if self.min_doc_words and n_real < self.min_doc_words:
