@@ -113,4 +113,7 @@ def write_config(
             )
             out.files.append(ShardFile(rel, shard.num_rows, path.stat().st_size, _sha256(path)))
         outputs[split] = out
+    del table
+    # Arrow keeps freed buffers in its allocator's pools: hand them back before the next step
+    pa.default_memory_pool().release_unused()
     return outputs
