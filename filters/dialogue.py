@@ -33,6 +33,9 @@ _INTRO_RES = [
     ),
     re.compile(rf"\b(?:I'm|I’m|I am|It's|It is|This is)\s+({_NAME}(?:\s+{_NAME})+)"),
 ]
+# every introduction above contains one of these: most answers are ruled out by substring search,
+# which is far cheaper than trying the patterns at every position
+_INTRO_TRIGGERS = ("y name", "all me", "I'm", "I’m", "I am", "It's", "It is", "This is")
 
 
 def _fold(word: str) -> str:
@@ -42,6 +45,8 @@ def _fold(word: str) -> str:
 
 def introduced_names(text: str) -> list[str]:
     """Names the text introduces itself with, in order."""
+    if not any(trigger in text for trigger in _INTRO_TRIGGERS):
+        return []
     found = []
     for pattern in _INTRO_RES:
         found += [(m.start(), m.group(1)) for m in pattern.finditer(text)]
@@ -77,7 +82,7 @@ class NameConsistencyFilter(BaseFilter):
 
 
 def _ngrams(words: Sequence[str], n: int) -> set[tuple[str, ...]]:
-    return set(zip(*(words[i:] for i in range(n)), strict=False))
+    return set(zip(*[words[i:] for i in range(n)], strict=False))
 
 
 class ProfileLeakageFilter(BaseFilter):
@@ -90,27 +95,43 @@ class ProfileLeakageFilter(BaseFilter):
         super().__init__(exclusion_writer)
         self.n = n
         self.threshold = threshold
-        # a character answers many questions: its profile's n-grams are computed once
-        self._profiles: dict[str, set[tuple[str, ...]]] = {}
+        self._copied_run = re.compile(f"1{{{n},}}")
+        # a character answers many questions in any order: each profile's words are kept once,
+        # space-joined (about 1 KB a profile), so a build's characters all fit
+        self._profiles: dict[str, str] = {}
 
-    def _profile_ngrams(self, profile: str) -> set[tuple[str, ...]]:
-        grams = self._profiles.get(profile)
-        if grams is None:
-            if len(self._profiles) >= 4096:
-                self._profiles.clear()  # bounded: inputs grouped by character hit it anyway
-            grams = self._profiles[profile] = _ngrams(plain_words(profile), self.n)
-        return grams
+    def _profile_text(self, profile: str) -> str:
+        joined = self._profiles.get(profile)
+        if joined is None:
+            if len(self._profiles) >= 100_000:
+                self._profiles.clear()
+            joined = self._profiles[profile] = f" {' '.join(plain_words(profile))} "
+        return joined
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
         answer = plain_words(doc.text)
-        grams = list(zip(*(answer[i:] for i in range(self.n)), strict=False))
-        if not grams:
+        n = self.n
+        total = len(answer) - n + 1  # the answer's n-grams
+        if total <= 0:
             return True
-        profile = self._profile_ngrams(_profile_of(doc))
-        share = sum(map(profile.__contains__, grams)) / len(grams)
+        # words hold no spaces, so an n-gram is in the profile exactly when " w1 ... wn " is a
+        # substring of the space-joined profile; it can only be when its n words all are
+        profile = self._profile_text(_profile_of(doc))
+        words = set(profile.split())
+        flags = "".join(["1" if w in words else "0" for w in answer])
+        runs = [m.span() for m in self._copied_run.finditer(flags)]
+        # at most this many n-grams are copied: most answers stop here
+        if sum(end - start - n + 1 for start, end in runs) / total <= self.threshold:
+            return True
+        copied = sum(
+            f" {' '.join(answer[i : i + n])} " in profile
+            for start, end in runs
+            for i in range(start, end - n + 1)
+        )
+        share = copied / total
         if share > self.threshold:
             doc.metadata["detail"] = (
-                f"{share:.0%} of the answer's {self.n}-grams are copied from the profile "
+                f"{share:.0%} of the answer's {n}-grams are copied from the profile "
                 f"(threshold {self.threshold:.0%})"
             )
             return False, "profile_leakage"
@@ -152,9 +173,11 @@ class RewriteSanityFilter(BaseFilter):
         original = doc.metadata["record"].get("original_response") or ""
         if not original.strip():
             return True
-        a, b = _ngrams(plain_words(doc.text), 3), _ngrams(plain_words(original), 3)
+        words = plain_words(doc.text)
+        a, b = _ngrams(words, 3), _ngrams(plain_words(original), 3)
         if a and b:
-            jaccard = len(a & b) / len(a | b)
+            common = len(a & b)
+            jaccard = common / (len(a) + len(b) - common)  # the union's size, without building it
             if jaccard >= self.max_similarity:
                 doc.metadata["detail"] = (
                     f"word-trigram similarity to the original answer is {jaccard:.2f} "
@@ -163,7 +186,9 @@ class RewriteSanityFilter(BaseFilter):
                 return False, "not_rewritten"
         source = content_words(original)
         if source:
-            kept = len(source & content_words(doc.text)) / len(source)
+            # source holds content words only, so its overlap with all the rewrite's words is
+            # its overlap with the rewrite's content words
+            kept = len(source.intersection(words)) / len(source)
             if kept < self.min_content_kept:
                 doc.metadata["detail"] = (
                     f"only {kept:.0%} of the original answer's content words are kept "

@@ -12,6 +12,7 @@ from pathlib import Path
 import yaml
 from datatrove.data import Document
 from datatrove.pipeline.filters.base_filter import BaseFilter
+from ocforge.filters.textnorm import ASCII_WORD_TABLE
 
 
 class ResponseLengthFilter(BaseFilter):
@@ -43,6 +44,10 @@ class ResponseLengthFilter(BaseFilter):
 def _fold(text: str) -> str:
     """Lower-case, punctuation to spaces, whitespace collapsed: 'As an A.I.-language model' matches
     'as an ai language model'. Dots are deleted rather than spaced so that 'A.I.' reads 'ai'."""
+    if text.isascii():
+        # NFKC and casefold leave ASCII as it is but for case: one translate does it all
+        folded = text.encode("ascii").translate(ASCII_WORD_TABLE, b".").decode("ascii")
+        return f" {' '.join(folded.split())} "
     text = unicodedata.normalize("NFKC", text).casefold().replace("’", "'").replace(".", "")
     text = re.sub(r"[^\w']+", " ", text)
     return f" {' '.join(text.split())} "
@@ -71,11 +76,14 @@ class CharacterBreakFilter(BaseFilter):
         super().__init__(exclusion_writer)
         self.patterns = patterns
         self._folded = [_fold(p) for p in patterns]
+        self._words = [frozenset(f.split()) for f in self._folded]
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
         text = _fold(doc.text)
-        for pattern, folded in zip(self.patterns, self._folded, strict=True):
-            if folded in text:
+        # a pattern can only occur when all its words do: set checks spare most substring scans
+        words = set(text.split())
+        for pattern, folded, needed in zip(self.patterns, self._folded, self._words, strict=True):
+            if needed <= words and folded in text:
                 doc.metadata["detail"] = f"matches character-break pattern {pattern!r}"
                 return False, "character_break"
         return True

@@ -107,6 +107,15 @@ def _may_repeat(keys: np.ndarray) -> bool:
 _SALT = np.uint64(0xD6E8FEB86659FD93)
 
 
+def _glued_may_repeat(words: list[str], n: int) -> bool:
+    """False only when no glued m-gram, for any m >= ``n``, occurs twice. Two equal glued m-grams
+    at different words each start with their own glued ``n``-gram, so the shorter of those two is a
+    prefix of the other; in sorted order such a prefix pair has one adjacent. One sort of short
+    strings rules out repeats for most answers before any hash is computed."""
+    grams = sorted(_joined_ngrams(words, n, ""))
+    return any(map(str.startswith, grams[1:], grams))
+
+
 def _repeating_sizes(words: list[str], sizes: list[int]) -> list[int]:
     """The n in ``sizes`` for which some glued n-gram may occur twice; usually none, found with
     one sort of all sizes' hashes (salted by n) instead of one per size."""
@@ -236,25 +245,29 @@ class AnswerRepetitionFilter(GopherRepetitionFilter):
         text = doc.text
         if not text:
             return False, "empty"
-        paragraphs = self.paragraph_exp.split(text.strip())
-        duplicates, chars = find_duplicates(paragraphs)
-        if self.dup_para_frac and duplicates / len(paragraphs) > self.dup_para_frac:
-            return False, "dup_para_frac"
-        if self.dup_para_char_frac and chars / len(text) > self.dup_para_char_frac:
-            return False, "dup_para_char_frac"
-        lines = self._line_splitter.split(text)
-        duplicates, chars = find_duplicates(lines)
-        if self.dup_line_frac and duplicates / len(lines) > self.dup_line_frac:
-            return False, "dup_line_frac"
-        if self.dup_line_char_frac and chars / len(text) > self.dup_line_char_frac:
-            return False, "dup_line_char_frac"
+        # datatrove splits paragraphs and lines on newlines: one line cannot repeat itself
+        if "\n" in text:
+            paragraphs = self.paragraph_exp.split(text.strip())
+            duplicates, chars = find_duplicates(paragraphs)
+            if self.dup_para_frac and duplicates / len(paragraphs) > self.dup_para_frac:
+                return False, "dup_para_frac"
+            if self.dup_para_char_frac and chars / len(text) > self.dup_para_char_frac:
+                return False, "dup_para_char_frac"
+            lines = self._line_splitter.split(text)
+            duplicates, chars = find_duplicates(lines)
+            if self.dup_line_frac and duplicates / len(lines) > self.dup_line_frac:
+                return False, "dup_line_frac"
+            if self.dup_line_char_frac and chars / len(text) > self.dup_line_char_frac:
+                return False, "dup_line_char_frac"
 
         tokenizer = load_word_tokenizer(self.language)
         words = tokenizer.word_tokenize(text)
-        repeating = _repeating_sizes(words, [n for n, _ in self.dup_n_grams])
-        for n, n_frac in self.dup_n_grams:
-            if n in repeating and _repeated_chars(words, n) / len(text) > n_frac:
-                return False, f"duplicated_{n}_n_grams"
+        sizes = [n for n, _ in self.dup_n_grams]
+        if sizes and _glued_may_repeat(words, min(sizes)):
+            repeating = _repeating_sizes(words, sizes)
+            for n, n_frac in self.dup_n_grams:
+                if n in repeating and _repeated_chars(words, n) / len(text) > n_frac:
+                    return False, f"duplicated_{n}_n_grams"
         # our tokeniser's words hold no whitespace, so space-joined n-grams are equal exactly
         # when their word tuples are: count tuples, join only the winner
         spaceless = isinstance(tokenizer, FastWordTokenizer)

@@ -152,3 +152,12 @@ def test_repetition_counts_concatenated_ngrams_like_datatrove():
     assert AnswerRepetitionFilter(language=TOK).filter(Document(text=text, id="x")) == (
         _stock_repetition(text)
     )
+
+
+def test_repetition_finds_glued_ngrams_whose_first_words_differ_in_length():
+    # "ab c d e f gh" and "a bc d e fg h" glue to the same 6-gram while their glued 5-grams only
+    # share a prefix ("abcdef" / "abcdefg"): the quick no-repeat check must not rule it out
+    text = "ab c d e f gh of the sea, a bc d e fg h and the"
+    verdict = AnswerRepetitionFilter(language=TOK).filter(Document(text=text, id="x"))
+    assert verdict == _stock_repetition(text)
+    assert verdict == (False, "duplicated_6_n_grams")
