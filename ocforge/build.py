@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pyarrow as pa
+from datatrove.data import Document
 
 from ocforge.builders.sources import RecordReader, count_input_records, input_fingerprint
 from ocforge.cards.dataset_card import render_card
@@ -422,19 +423,29 @@ def build(recipe: Recipe, out_dir: Path, progress: Progress | None = None) -> Bu
         schema: pa.Schema,
         n_input: int,
         look: Callable[[dict[str, Any]], None] | None = None,
+        screen: Decontaminate | None = None,
     ) -> int:
-        """Write a config's kept rows (streamed: ``look`` sees each on the way); return the count."""
+        """Write a config's kept rows (streamed: ``look`` sees each on the way); return the count.
+
+        ``screen`` (decontamination) runs in this pass over the rows, its removed rows going to its
+        exclusion writer as in a pipeline, instead of reading and writing every row once more."""
         kept = 0
 
         def records():
             nonlocal kept
-            for doc in iter_docs(kept_folder):
+            docs: Iterable[Document] = (
+                Document(text=row["text"], id=row["id"], metadata=row["metadata"])
+                for row in iter_docs(kept_folder)
+            )
+            if screen is not None:
+                docs = screen.run(docs, rank=0, world_size=1)
+            for doc in docs:
                 kept += 1
                 if look is not None:
-                    look(doc["metadata"]["record"])
-                yield doc["metadata"]["record"]
+                    look(doc.metadata["record"])
+                yield doc.metadata["record"]
 
-        progress(f"{config}: write parquet")
+        progress(f"{config}: {'decontamination and ' if screen else ''}write parquet")
         splits = write_config(
             records(),
             schema,
@@ -497,6 +508,7 @@ def build(recipe: Recipe, out_dir: Path, progress: Progress | None = None) -> Bu
         curated[name] = stages.curate(name, steps, near=filters.dedup.near.answers)
 
     decon = filters.decontamination
+    screens: dict[str, Decontaminate] = {}
     if decon.enabled and curated and (decon.own_test_split or decon.eval_sets):
         progress("decontamination index")
         test_index = stages.work / "decontamination-test.json"
@@ -511,23 +523,15 @@ def build(recipe: Recipe, out_dir: Path, progress: Progress | None = None) -> Bu
             build_eval_index(decon.eval_sets, decon.ngram).save(eval_index)
         except ValueError as exc:
             raise BuildError(str(exc)) from None
-        for name, folder in list(curated.items()):
-            if not any(folder.glob("*.jsonl")):
-                continue
-            clean = stages.work / name / "decontaminated"
-            step = Decontaminate(
+        # checked while the Parquet files are written: the last pass over the rows anyway
+        for name in curated:
+            screens[name] = Decontaminate(
                 str(eval_index),
                 str(test_index),
                 recipe.splits.test_fraction,
                 recipe.splits.seed,
                 exclusion_writer=stages.removed(name, "decontamination", "dropped"),
             )
-            stages._run(
-                name,
-                "decontamination",
-                [IntermediateReader(str(folder)), step, intermediate_writer(str(clean))],
-            )
-            curated[name] = clean
 
     for dcfg in recipe.dialogues:
         name = dcfg.config_name
@@ -545,6 +549,7 @@ def build(recipe: Recipe, out_dir: Path, progress: Progress | None = None) -> Bu
             dialogue_schema(dcfg.strategy),
             n_inputs[name],
             look=count_repointed,
+            screen=screens.get(name),
         )
         if repointed:
             ledgers[name].modified["repointed_to_kept_twin"] = repointed
