@@ -7,7 +7,7 @@ spread over tasks like every datatrove dedup: signatures per task, one finder, f
 
 from __future__ import annotations
 
-from datatrove.data import Document
+from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.dedup.exact_dedup import (
     ExactDedupConfig,
     ExactDedupFilter,
@@ -15,6 +15,7 @@ from datatrove.pipeline.dedup.exact_dedup import (
     ExactFindDedups,
 )
 from datatrove.pipeline.writers.disk_base import DiskWriter
+from datatrove.utils.typeshelper import StatHints
 
 
 def dedup_key(doc: Document) -> str:
@@ -25,8 +26,25 @@ def exact_dedup_config() -> ExactDedupConfig:
     return ExactDedupConfig(content_getter=dedup_key)
 
 
-def signature_step(sig_folder: str) -> ExactDedupSignature:
-    return ExactDedupSignature(output_folder=sig_folder, config=exact_dedup_config())
+class ForwardingExactDedupSignature(ExactDedupSignature):
+    """Stage 1 that passes every document on after hashing it: placed before the writer of the
+    stage that produces the documents, it spares the pass that would read them back only to
+    hash them. Positions count the documents in the order the writer receives them."""
+
+    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        signatures = []
+        for doc_idx, doc in enumerate(data):
+            with self.track_time():
+                self.stat_update(StatHints.total)
+                signatures.extend(self.get_hashes(doc, doc_idx))
+            yield doc
+        self.save_hashes(rank, signatures)
+
+
+def signature_step(sig_folder: str, forward: bool = False) -> ExactDedupSignature:
+    """Stage 1 into ``sig_folder``; ``forward`` passes the documents on to the next step."""
+    cls = ForwardingExactDedupSignature if forward else ExactDedupSignature
+    return cls(output_folder=sig_folder, config=exact_dedup_config())
 
 
 def finder_step(sig_folder: str, dup_folder: str) -> ExactFindDedups:

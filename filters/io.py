@@ -239,12 +239,32 @@ def intermediate_writer(folder: str) -> JsonlWriter:
 
 
 class IntermediateReader(BaseDiskReader):
-    """Reads IntermediateWriter shards back, keeping documents whose text is empty."""
+    """Reads IntermediateWriter shards back, keeping documents whose text is empty.
+
+    ``by_rank``: task ``r`` reads the shard task ``r`` of the previous stage wrote, and only it
+    (none if that task kept nothing). Dedup signatures written while the shard was written number
+    its documents by position, so the task that filters on them must read exactly that shard;
+    datatrove's usual split of the folder's files would shift when a task wrote no shard. Both
+    stages must run with the same number of tasks."""
 
     name = "📖 ocforge intermediate"
 
-    def __init__(self, data_folder: str):
+    def __init__(self, data_folder: str, by_rank: bool = False):
         super().__init__(data_folder, glob_pattern="*.jsonl", add_file_path=False)
+        self.by_rank = by_rank
+
+    def run(
+        self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1
+    ) -> DocumentsPipeline:
+        if not self.by_rank:
+            yield from super().run(data, rank, world_size)
+            return
+        if data:
+            yield from data
+        shard = f"{rank:05d}.jsonl"
+        for doc in self.read_files_shard([shard] if self.data_folder.exists(shard) else []):
+            self.update_doc_stats(doc)
+            yield doc
 
     def read_file(self, filepath: str) -> DocumentsPipeline:
         with self.data_folder.open(filepath, "rb") as fh:

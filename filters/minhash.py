@@ -79,9 +79,18 @@ class FastMinhashSignature(MinhashDedupSignature):
 
     name = "🎯 MinHash stage 1 (vectorised)"
 
-    def __init__(self, output_folder, config: MinhashConfig | None = None, batch_size: int = 512):
+    def __init__(
+        self,
+        output_folder,
+        config: MinhashConfig | None = None,
+        batch_size: int = 512,
+        forward: bool = False,
+    ):
+        """``forward``: pass every document on after hashing it (in order), so the stage that
+        produces the documents writes their signatures instead of a pass that reads them back."""
         # a WordTokenizer instance as `language` keeps datatrove from loading spaCy
         super().__init__(output_folder, config or minhash_config(), language=FastWordTokenizer())
+        self.forward = forward
         if self.config.hash_config.precision != 64:
             raise ValueError("FastMinhashSignature writes 64-bit signatures")
         self.batch_size = batch_size
@@ -173,10 +182,10 @@ class FastMinhashSignature(MinhashDedupSignature):
         hpb, nb = cfg.hashes_per_bucket, cfg.num_buckets
         record = np.dtype([("h", "<u8", (hpb,)), ("doc", "<u4")])
         paths = [f"bucket_{bi:03d}/{rank:05d}.minhash.sig" for bi in range(nb)]
-        with self.track_time():
-            files = [self.output_folder.open(p, mode="wb") for p in paths]
-            doc_idx = 0
-            for batch in self._batches(data):
+        files = [self.output_folder.open(p, mode="wb") for p in paths]
+        doc_idx = 0
+        for batch in self._batches(data):
+            with self.track_time():
                 sig, kept = self._signatures([d.text for d in batch])
                 self.stat_update(StatHints.total, value=len(batch))
                 if len(kept):
@@ -186,6 +195,9 @@ class FastMinhashSignature(MinhashDedupSignature):
                         rows["h"] = sig[:, bi * hpb : (bi + 1) * hpb]
                         fh.write(rows.tobytes())
                 doc_idx += len(batch)
+            if self.forward:
+                yield from batch
+        with self.track_time():
             for fh in files:
                 fh.close()
             for path in paths:  # sort each bucket file by (hashes..., doc), as stage 2 expects
@@ -196,8 +208,6 @@ class FastMinhashSignature(MinhashDedupSignature):
                 with self.output_folder.open(path, mode="wb") as fh:
                     fh.write(rows.tobytes())
         assert record.itemsize == struct.calcsize(f"<{hpb}QI")
-        return
-        yield  # a generator step that forwards nothing, like datatrove's stage 1
 
 
 class GroupedMinhashBuckets(MinhashDedupBuckets):

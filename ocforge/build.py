@@ -172,33 +172,43 @@ class _Stages:
         self, config: str, steps: list, *, near: bool = False, semantic: bool = False
     ) -> Path:
         """Run ``steps`` (reader first), then exact, near and semantic dedup as the recipe asks;
-        return the folder of kept documents."""
+        return the folder of kept documents.
+
+        Dedup signatures are written on the way by the stage that writes the documents they
+        number (exact: the filter stage; MinHash: the stage before it), so no stage reads the
+        documents back only to hash them; the stage filtering on them reads the same shards."""
         dedup = self.recipe.filters.dedup
+        near = near and dedup.near.enabled
+        minhash_cfg = self._minhash_config() if near else None
+        minhash_sigs = self.work / config / "minhash" / "signatures"
+
+        def minhash_tee() -> list:
+            if minhash_cfg is None:
+                return []
+            return [minhash.FastMinhashSignature(str(minhash_sigs), minhash_cfg, forward=True)]
+
         current = self.work / config / "filtered"
-        self._run(config, "filter", [*steps, intermediate_writer(str(current))])
+        sigs, dups = self.work / config / "sigs", self.work / config / "dups"
+        tee = [signature_step(str(sigs), forward=True)] if dedup.exact else minhash_tee()
+        self._run(config, "filter", [*steps, *tee, intermediate_writer(str(current))])
         current.mkdir(parents=True, exist_ok=True)
         if not any(current.glob("*.jsonl")):
             return current  # every row was removed: nothing to deduplicate
         if dedup.exact:
             kept = self.work / config / "kept-exact"
-            sigs, dups = self.work / config / "sigs", self.work / config / "dups"
             writer = self.removed(
                 config, "exact-dedup", "duplicates", "exact_duplicate", group_key="dedup_key"
             )
             self._run_chain(
                 config,
                 [
-                    (
-                        "dedup-signatures",
-                        [IntermediateReader(str(current)), signature_step(str(sigs))],
-                        None,
-                    ),
                     ("dedup-find", [finder_step(str(sigs), str(dups))], 1),
                     (
                         "dedup-filter",
                         [
-                            IntermediateReader(str(current)),
+                            IntermediateReader(str(current), by_rank=True),
                             filter_step(str(dups), writer),
+                            *minhash_tee(),
                             intermediate_writer(str(kept)),
                         ],
                         None,
@@ -207,8 +217,8 @@ class _Stages:
             )
             link_duplicates(kept, self.out / "removed" / config, "exact-dedup", "dedup_key")
             current = kept
-        if near and dedup.near.enabled:
-            current = self._near_dedup(config, current)
+        if minhash_cfg is not None:
+            current = self._near_dedup(config, current, minhash_cfg, minhash_sigs)
         if semantic and dedup.semantic.enabled:
             kept = self.work / config / "kept-semantic"
             writer = self.removed(
@@ -231,12 +241,17 @@ class _Stages:
             current = kept
         return current
 
-    def _near_dedup(self, config: str, source: Path) -> Path:
+    def _minhash_config(self) -> minhash.MinhashConfig:
         near = self.recipe.filters.dedup.near
         bands, rows = near.banding()
-        cfg = minhash.minhash_config(near.shingle_words, bands, rows, near.seed)
-        base = self.work / config / "minhash"
-        sigs, buckets, clusters = base / "signatures", base / "buckets", base / "clusters"
+        return minhash.minhash_config(near.shingle_words, bands, rows, near.seed)
+
+    def _near_dedup(
+        self, config: str, source: Path, cfg: minhash.MinhashConfig, sigs: Path
+    ) -> Path:
+        """Stages 2-4 of MinHash dedup over ``source``, whose signatures are in ``sigs``."""
+        base = sigs.parent
+        buckets, clusters = base / "buckets", base / "clusters"
         kept = self.work / config / "kept-near"
         writer = self.removed(
             config, "near-dedup", "duplicates", "near_duplicate", group_key="minhash_cluster_id"
@@ -244,11 +259,6 @@ class _Stages:
         self._run_chain(
             config,
             [
-                (
-                    "minhash-signatures",
-                    [IntermediateReader(str(source)), minhash.FastMinhashSignature(str(sigs), cfg)],
-                    None,
-                ),
                 (
                     "minhash-buckets",
                     [minhash.bucket_step(str(sigs), str(buckets), cfg)],
@@ -258,7 +268,7 @@ class _Stages:
                 (
                     "minhash-filter",
                     [
-                        IntermediateReader(str(source)),
+                        IntermediateReader(str(source), by_rank=True),
                         minhash.filter_step(str(clusters), writer),
                         intermediate_writer(str(kept)),
                     ],

@@ -338,12 +338,13 @@ def test_slurm_job_scripts_and_dependencies(tmp_path):
     calls = [json.loads(line) for line in log.read_text().splitlines()]
     jobs = [c for c in calls if "launch_pickled_pipeline" in c["script"]]
     names = [c["script"].split("--job-name=")[1].split("\n")[0] for c in jobs]
-    assert names[:4] == [
+    # dedup signatures are written by the stage writing the documents: no signature jobs
+    assert names[:3] == [
         "demo-characters-filter",
-        "demo-characters-dedup-signatures",
         "demo-characters-dedup-find",
         "demo-characters-dedup-filter",
     ]
+    assert not [n for n in names if n.endswith("signatures")]
     for call in jobs:
         script = call["script"]
         assert script.startswith("#!/bin/bash\n")
@@ -360,11 +361,11 @@ def test_slurm_job_scripts_and_dependencies(tmp_path):
     assert "#SBATCH --array=0-1" in by_name["demo-rewrite-filter"]["script"]
     assert "#SBATCH --array=0-0" in by_name["demo-rewrite-dedup-find"]["script"]  # one finder
     # a chain: each dedup stage depends (afterok) on the previous stage's job
-    chain = ["dedup-signatures", "dedup-find", "dedup-filter"]
+    chain = ["dedup-find", "dedup-filter"]
     for before, after in zip(chain, chain[1:], strict=False):
         dep = [a for a in by_name[f"demo-rewrite-{after}"]["args"] if a.startswith("--dependency=")]
         assert dep == [f"--dependency=afterok:{by_name[f'demo-rewrite-{before}']['job_id']}"]
-    mh = ["minhash-signatures", "minhash-buckets", "minhash-clusters", "minhash-filter"]
+    mh = ["minhash-buckets", "minhash-clusters", "minhash-filter"]
     for before, after in zip(mh, mh[1:], strict=False):
         dep = [a for a in by_name[f"demo-rewrite-{after}"]["args"] if a.startswith("--dependency=")]
         assert dep == [f"--dependency=afterok:{by_name[f'demo-rewrite-{before}']['job_id']}"]

@@ -48,3 +48,49 @@ def test_documents_round_trip_through_compact_intermediate_files(tmp_path):
     assert "text" not in first and "messages" not in first["metadata"]["record"]
     full = len(orjson.dumps({"id": "d0", "text": docs[0].text, "metadata": expected[0][2]}))
     assert len(shard.read_bytes().splitlines()[0]) < 0.6 * full
+
+
+def _write_shard(folder, rank: int, docs: list[Document]) -> None:
+    writer = intermediate_writer(str(folder))
+    list(writer.run(iter(docs), rank=rank))
+    writer.close()
+
+
+def test_reader_by_rank_reads_the_shard_of_its_own_task(tmp_path):
+    # task 0 kept nothing and wrote no shard: datatrove's split of the folder would hand task
+    # 1's shard to task 0, whose signatures number other documents
+    _write_shard(tmp_path, 1, [_dialogue(i) for i in range(3)])
+    _write_shard(tmp_path, 2, [_dialogue(9)])
+    by_rank = IntermediateReader(str(tmp_path), by_rank=True)
+    assert [d.id for d in by_rank.run(rank=0, world_size=3)] == []
+    assert [d.id for d in by_rank.run(rank=1, world_size=3)] == ["d0", "d1", "d2"]
+    assert [d.id for d in by_rank.run(rank=2, world_size=3)] == ["d9"]
+    split = IntermediateReader(str(tmp_path))
+    assert [d.id for d in split.run(rank=0, world_size=3)] == ["d0", "d1", "d2"]
+
+
+def test_forwarding_signature_steps_write_what_the_stage_one_passes_write(tmp_path):
+    from ocforge.filters.exact_dedup import signature_step
+    from ocforge.filters.minhash import FastMinhashSignature, minhash_config
+
+    docs = [_dialogue(i) for i in range(40)] + [_dialogue(3), _dialogue(7)]
+    for doc in docs:
+        doc.metadata["dedup_key"] = doc.id
+    cfg = minhash_config(5, 14, 8, 1)
+    outputs = {}
+    for forward in (False, True):
+        base = tmp_path / str(forward)
+        exact = signature_step(str(base / "exact"), forward=forward)
+        near = FastMinhashSignature(str(base / "minhash"), cfg, batch_size=16, forward=forward)
+        if forward:  # one pass: the documents flow through both steps
+            passed = [d.id for d in near.run(exact.run(iter(docs), rank=1), rank=1)]
+            assert passed == [d.id for d in docs]
+        else:  # datatrove's way: a pass over the documents per stage-1 step
+            exact.run(iter(docs), rank=1)
+            assert list(near.run(iter(docs), rank=1)) == []
+        outputs[forward] = {
+            p.relative_to(base): p.read_bytes() for p in sorted(base.rglob("*")) if p.is_file()
+        }
+    assert outputs[True] == outputs[False]
+    assert len(outputs[True]) == 1 + 14  # one exact file and a file per MinHash bucket
+    assert all(outputs[True].values())

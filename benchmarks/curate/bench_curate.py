@@ -220,7 +220,27 @@ def _curation(corpus: Path, work: Path, stock: bool) -> list[str]:
         build_module.answer_quality_filters = functools.partial(
             build_module.answer_quality_filters, tokenizer="en"
         )
-        minhash.FastMinhashSignature = lambda out, cfg: MinhashDedupSignature(out, cfg)
+
+        class StockSignature(MinhashDedupSignature):
+            """datatrove's stage 1; where the build has it pass documents on (written by the
+            same stage), it keeps them and passes them on once it has hashed them all."""
+
+            def __init__(self, out, cfg, forward: bool = False):
+                super().__init__(out, cfg)
+                self.forward = forward
+
+            def run(self, data, rank: int = 0, world_size: int = 1):
+                seen = []
+
+                def keep(docs):
+                    for doc in docs:
+                        seen.append(doc)
+                        yield doc
+
+                super().run(keep(data) if self.forward else data, rank, world_size)
+                yield from seen
+
+        minhash.FastMinhashSignature = StockSignature
     # two inputs: ocforge's reader gives each task whole inputs
     half = _split_in_two(
         corpus / "dialogues.jsonl", work / "dialogues-0.jsonl", work / "dialogues-1.jsonl"

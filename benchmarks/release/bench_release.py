@@ -16,7 +16,7 @@ in-process local Hub under WORKDIR/hub: build (curation on datatrove: validation
 and MinHash dedup, decontamination, Parquet), secret scan, card statistics and plots, push, tag,
 ``load_dataset`` verification in a grandchild. Every progress line is timestamped as it arrives
 (a stage lasts until the next line); the PSS and RSS of the whole process tree (datatrove's
-forkserver workers, the verification child) are summed every 0.5 s. Prints time and peak memory
+forkserver workers, the verification child) are summed every second. Prints time and peak memory
 per stage, the ledger of ``release.json`` against ``planted.json``, and writes
 WORKDIR/results.json. Exits non-zero when ``ocforge release`` fails.
 
@@ -40,6 +40,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 from ocforge.publish.release import release_build
@@ -129,6 +130,25 @@ STAGE_RE = re.compile(
     r"|secret scan$|reading |card statistics and plots$|changelog$|content identical"
     r"|pushing \d+ files|tagging |verifying with load_dataset$)"
 )
+
+
+def calibrate(rounds: int = 5) -> float:
+    """Seconds a fixed single-core workload takes, best of ``rounds``: the filter stage's kind of
+    work (JSON, regex tokenising, sets and counters of n-grams). This VM's speed drifts by up to
+    2x between runs of the same code; this number, taken before and after a release, says how
+    fast the machine was, so that runs can be compared."""
+    text = "The harbour freezes in January, and the ferry stops running until the thaw. " * 12
+    line = json.dumps({"response": text, "question": "Why would the ferry stop?", "n": 1})
+    word = re.compile(r"\w+(?:'\w+)*|[^\w\s]")
+    best = math.inf
+    for _ in range(rounds):
+        started = time.perf_counter()
+        for _ in range(2000):
+            words = word.findall(json.loads(line)["response"].lower())
+            Counter(zip(words, words[1:], strict=False))
+            len(set(zip(words, words[1:], words[2:], strict=False)))
+        best = min(best, time.perf_counter() - started)
+    return round(best, 3)
 
 
 def _ocforge_command() -> list[str]:
@@ -339,7 +359,9 @@ def _ledger_checks(planted: dict, ledger: dict) -> list[dict]:
 
 def _print_scale(res: dict) -> None:
     print(f"\ncorpus: {res['corpus']}  (generation {res['generate_s']} s, not part of the release)")
-    print(f"command: {' '.join(res['command'])}\n")
+    print(f"command: {' '.join(res['command'])}")
+    before, after = res["machine"]["calibration_s"]
+    print(f"machine speed: calibrate() took {before} s before and {after} s after the release\n")
     head = f"{'stage':<62} {'start s':>8} {'seconds':>8} {'PSS MiB':>8} {'RSS MiB':>8} {'procs':>5}"
     print(head)
     print("-" * len(head))
@@ -433,7 +455,9 @@ def scale(args: argparse.Namespace) -> tuple[dict, int]:
     env = {**os.environ, "OCFORGE_HUB_ROOT": str(hub), "PYTHONUNBUFFERED": "1"}
     env.pop("OCFORGE_HUB_URL", None)  # the embedded in-process Hub, not a running server
     load_before = os.getloadavg()
+    calibration_before = calibrate()
     run = _run_release(cmd, env, work, args.sample_s)
+    calibration_after = calibrate()
     logs = run.pop("logs")
     for name, lines in logs.items():
         (work / f"release.{name}.txt").write_text("\n".join(lines) + "\n")
@@ -452,6 +476,8 @@ def scale(args: argparse.Namespace) -> tuple[dict, int]:
             "loadavg_before": [round(x, 2) for x in load_before],
             "loadavg_after": [round(x, 2) for x in os.getloadavg()],
             "python": sys.version.split()[0],
+            # seconds of calibrate() before and after the release: lower is a faster machine
+            "calibration_s": [calibration_before, calibration_after],
         },
     }
     manifest = build / "release.json"
@@ -497,7 +523,8 @@ def main(argv: list[str]) -> int:
     sc.add_argument(
         "--keep", action="store_true", help="keep corpus, build and hub (a rerun reuses the corpus)"
     )
-    sc.add_argument("--sample-s", type=float, default=0.5, help="memory sampling period")
+    # reading smaps_rollup costs the kernel time on the machine being measured: once a second
+    sc.add_argument("--sample-s", type=float, default=1.0, help="memory sampling period")
     args = parser.parse_args(argv)
     if args.cmd == "scale":
         return scale(args)[1]
