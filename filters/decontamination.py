@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 import xxhash
 from datatrove.data import Document
 from datatrove.pipeline.filters.base_filter import BaseFilter
+from ocforge.filters.tally import TalliedFilter
 from ocforge.filters.textnorm import plain_words
 from ocforge.publish.layout import split_of
 
@@ -128,7 +129,7 @@ def build_eval_index(specs: list[EvalSetSpec], n: int) -> NgramIndex:
     return index
 
 
-class Decontaminate(BaseFilter):
+class Decontaminate(TalliedFilter, BaseFilter):
     """Drop dialogues that overlap an eval set (any split) or a ``test`` question (``train`` only)."""
 
     name = "🧪 decontamination"

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 from datatrove.data import Document
 from datatrove.pipeline.filters.base_filter import BaseFilter
+from ocforge.filters.tally import TalliedFilter
 from ocforge.filters.textnorm import plain_words
 
 from ocforge.profiles import ProfileParseError, parse_profile
@@ -57,7 +58,7 @@ def _profile_of(doc: Document) -> str:
     return doc.metadata["record"]["messages"][0]["content"]
 
 
-class NameConsistencyFilter(BaseFilter):
+class NameConsistencyFilter(TalliedFilter, BaseFilter):
     """Drop answers that introduce themselves with a name other than the character's."""
 
     name = "🪪 name consistency"
@@ -85,7 +86,7 @@ def _ngrams(words: Sequence[str], n: int) -> set[tuple[str, ...]]:
     return set(zip(*[words[i:] for i in range(n)], strict=False))
 
 
-class ProfileLeakageFilter(BaseFilter):
+class ProfileLeakageFilter(TalliedFilter, BaseFilter):
     """Drop answers whose word ``n``-grams come from the profile more than ``threshold`` of the
     time (an answer reciting its own character sheet)."""
 
@@ -152,7 +153,7 @@ def content_words(text: str) -> set[str]:
     return set(itertools.filterfalse(str.isdigit, set(plain_words(text)).difference(_STOP)))
 
 
-class RewriteSanityFilter(BaseFilter):
+class RewriteSanityFilter(TalliedFilter, BaseFilter):
     """Strategy R: the rewrite must be a rewrite of the original answer.
 
     ``not_rewritten``: the word-trigram Jaccard similarity to the original is at least

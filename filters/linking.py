@@ -15,6 +15,7 @@ from typing import Any
 
 from datatrove.data import Document
 from datatrove.pipeline.filters.base_filter import BaseFilter
+from ocforge.filters.tally import TalliedFilter
 
 from ocforge.records import dedup_key, dialogue_id
 
@@ -31,7 +32,7 @@ def write_character_index(path: Path, kept: dict[str, str], references: dict[str
     )
 
 
-class _CharacterIndexStep(BaseFilter):
+class _CharacterIndexStep(TalliedFilter, BaseFilter):
     def __init__(self, index_path: str, exclusion_writer=None):
         super().__init__(exclusion_writer)
         self.index_path = index_path

@@ -10,6 +10,7 @@ import re
 
 from datatrove.data import Document
 from datatrove.pipeline.filters.base_filter import BaseFilter
+from ocforge.filters.tally import TalliedFilter
 
 from ocforge.records import PROFILE_FIELDS
 
@@ -42,7 +43,7 @@ def age_problem(age: str, max_age: int) -> str | None:
     return f"age {age!r} is neither a number nor an age description"
 
 
-class ProfileCompletenessFilter(BaseFilter):
+class ProfileCompletenessFilter(TalliedFilter, BaseFilter):
     """Drop profiles that miss ``required`` fields (``incomplete_profile``), still hold template
     placeholders (``placeholder_profile``) or give an age that is not an age (``invalid_age``)."""
 

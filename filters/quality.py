@@ -12,10 +12,11 @@ from pathlib import Path
 import yaml
 from datatrove.data import Document
 from datatrove.pipeline.filters.base_filter import BaseFilter
+from ocforge.filters.tally import TalliedFilter
 from ocforge.filters.textnorm import ASCII_WORD_TABLE
 
 
-class ResponseLengthFilter(BaseFilter):
+class ResponseLengthFilter(TalliedFilter, BaseFilter):
     """Drop answers that are empty, shorter than ``min_words`` or longer than ``max_words``."""
 
     name = "📏 response length"
@@ -64,7 +65,7 @@ def load_patterns(path: Path) -> list[str]:
     return patterns
 
 
-class CharacterBreakFilter(BaseFilter):
+class CharacterBreakFilter(TalliedFilter, BaseFilter):
     """Drop answers that step out of character: AI disclaimers, refusals to role-play.
 
     Matching is case- and punctuation-insensitive and on whole words.

@@ -42,6 +42,7 @@ from datatrove.pipeline.filters.gopher_repetition_filter import (
 )
 from datatrove.utils.text import PUNCTUATION_SET
 from datatrove.utils.word_tokenizers import load_word_tokenizer
+from ocforge.filters.tally import TalliedFilter
 from ocforge.filters.textnorm import FastWordTokenizer
 
 _TOKENIZER = FastWordTokenizer()
@@ -158,7 +159,7 @@ class _WordKinds:
         self.known |= new
 
 
-class AnswerQualityFilter(GopherQualityFilter):
+class AnswerQualityFilter(TalliedFilter, GopherQualityFilter):
     """Gopher quality on the lower-cased answer: datatrove matches stop words case-sensitively,
     so "THE" or a sentence-initial "The" would not count; the other rules ignore case.
 
@@ -226,7 +227,7 @@ class AnswerQualityFilter(GopherQualityFilter):
         return True
 
 
-class AnswerRepetitionFilter(GopherRepetitionFilter):
+class AnswerRepetitionFilter(TalliedFilter, GopherRepetitionFilter):
     """Gopher repetition with the top-n-gram rule counting only n-grams that occur twice or more:
     datatrove's counts the most common n-gram even when it occurs once, which on a 15-word
     answer is 20% of the text by itself.

@@ -11,6 +11,7 @@ from typing import Any
 
 from datatrove.data import Document
 from datatrove.pipeline.filters.base_filter import BaseFilter
+from ocforge.filters.tally import TalliedFilter
 
 from ocforge.profiles import ProfileParseError, parse_profile
 from ocforge.records import (
@@ -48,7 +49,7 @@ def _string(
     return value
 
 
-class _ValidateRecords(BaseFilter):
+class _ValidateRecords(TalliedFilter, BaseFilter):
     type = "✅ - VALIDATION"
 
     @abstractmethod
