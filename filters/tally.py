@@ -16,7 +16,8 @@ import math
 import time
 from collections import Counter
 
-from datatrove.data import DocumentsPipeline
+from datatrove.data import Document, DocumentsPipeline
+from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.filters.base_filter import get_filter_result
 from datatrove.utils.stats import MetricStats
 from datatrove.utils.typeshelper import StatHints
@@ -63,6 +64,37 @@ def _count(k: int) -> MetricStats:
     return MetricStats(total=k, n=k, mean=1.0, min=1, max=1)
 
 
+class Tally:
+    """A step's per-document statistics as running sums: ``counts`` (labels updated by 1, in
+    datatrove's order of first appearance), the passed documents' lengths and token counts,
+    and the step's time per document. :meth:`merge_into` adds them to the step's ``stats``."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self.lengths, self.tokens, self.times = _Sums(), _Sums(), _Sums()
+
+    def document(self, doc: Document) -> None:
+        """What ``update_doc_stats`` records for a document passed on."""
+        self.lengths.add(len(doc.text))
+        if token_count := doc.metadata.get("token_count", None):
+            self.tokens.add(token_count)
+
+    def merge_into(self, step: PipelineStep, total: int | None = None) -> None:
+        """Add the sums to ``step.stats``; ``total`` documents seen, counted first."""
+        stats = step.stats
+        if total:
+            stats[StatHints.total] = stats[StatHints.total] + _count(total)
+        for label, k in self.counts.items():
+            if k:
+                stats[label] = stats[label] + _count(k)
+        if self.lengths.n:
+            stats["doc_len"] = self.lengths.merge_into(stats["doc_len"])
+        if self.tokens.n:
+            stats["doc_len_tokens"] = self.tokens.merge_into(stats["doc_len_tokens"])
+        if self.times.n:
+            stats.time_stats = self.times.merge_into(stats.time_stats)
+
+
 class TalliedFilter:
     """Mixin for a datatrove ``BaseFilter`` (put it first among the bases): ``run`` with the
     statistics tallied per task. Steps that filter in batches run datatrove's loop unchanged."""
@@ -71,8 +103,8 @@ class TalliedFilter:
         if self.batch_size > 1:
             yield from super().run(data, rank, world_size)
             return
-        counts: Counter[str] = Counter()
-        lengths, tokens, times = _Sums(), _Sums(), _Sums()
+        tally = Tally()
+        counts, times = tally.counts, tally.times
         clock, verdict_of = time.perf_counter, self.filter
         writer_context = (
             self.exclusion_writer if self.exclusion_writer else contextlib.nullcontext()
@@ -86,9 +118,7 @@ class TalliedFilter:
                     keep, reason = get_filter_result(verdict)
                     if keep:
                         counts[StatHints.forwarded] += 1
-                        lengths.add(len(doc.text))
-                        if token_count := doc.metadata.get("token_count", None):
-                            tokens.add(token_count)
+                        tally.document(doc)
                         yield doc
                         continue
                     counts[StatHints.dropped] += 1
@@ -99,20 +129,4 @@ class TalliedFilter:
                             doc.metadata["filter_reason"] = reason
                         writer.write(doc, rank)
             finally:
-                self._merge_tally(counts, lengths, tokens, times)
-
-    def _merge_tally(self, counts: Counter, lengths: _Sums, tokens: _Sums, times: _Sums) -> None:
-        n = counts[StatHints.forwarded] + counts[StatHints.dropped]
-        if not n:
-            return
-        stats = self.stats
-        # datatrove's order of first appearance: total, then per document forwarded/dropped
-        stats[StatHints.total] = stats[StatHints.total] + _count(n)
-        for label, k in counts.items():
-            if k:
-                stats[label] = stats[label] + _count(k)
-        if lengths.n:
-            stats["doc_len"] = lengths.merge_into(stats["doc_len"])
-        if tokens.n:
-            stats["doc_len_tokens"] = tokens.merge_into(stats["doc_len_tokens"])
-        stats.time_stats = times.merge_into(stats.time_stats)
+                tally.merge_into(self, total=times.n)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 
 import orjson
+import pytest
 from datatrove.data import Document
 from ocforge.filters.io import IntermediateReader, intermediate_writer, iter_docs
 
@@ -94,3 +95,35 @@ def test_forwarding_signature_steps_write_what_the_stage_one_passes_write(tmp_pa
     assert outputs[True] == outputs[False]
     assert len(outputs[True]) == 1 + 14  # one exact file and a file per MinHash bucket
     assert all(outputs[True].values())
+
+
+def test_intermediate_writer_writes_and_counts_what_datatrove_writer_writes(tmp_path):
+    from datatrove.pipeline.writers.jsonl import JsonlWriter
+    from ocforge.filters.io import _intermediate_adapter
+
+    docs = [_dialogue(i) for i in range(30)]
+    stock = JsonlWriter(
+        str(tmp_path / "stock"),
+        output_filename="${rank}.jsonl",
+        compression=None,
+        adapter=_intermediate_adapter,
+    )
+    ours = intermediate_writer(str(tmp_path / "ours"))
+    for writer in (stock, ours):
+        assert [d.id for d in writer.run(iter(docs), rank=3)] == [d.id for d in docs]
+    assert (tmp_path / "ours" / "00003.jsonl").read_bytes() == (
+        tmp_path / "stock" / "00003.jsonl"
+    ).read_bytes()
+    theirs, mine = stock.stats.to_dict(), ours.stats.to_dict()
+    assert mine["time_stats"]["n"] == theirs["time_stats"]["n"] == 30
+    # the same figures (the variance up to float rounding)
+    assert mine["stats"].pop("doc_len") == pytest.approx(theirs["stats"].pop("doc_len"))
+    assert mine["stats"] == theirs["stats"]
+    # and the stage after reads them back by rank, counting what datatrove's reader counts
+    reader = IntermediateReader(str(tmp_path / "ours"), by_rank=True)
+    assert [d.id for d in reader.run(rank=3, world_size=4)] == [d.id for d in docs]
+    stock_reader = IntermediateReader(str(tmp_path / "stock"))
+    assert len(list(stock_reader.run(rank=0, world_size=1))) == 30
+    mine, theirs = reader.stats.to_dict()["stats"], stock_reader.stats.to_dict()["stats"]
+    assert mine.pop("doc_len") == pytest.approx(theirs.pop("doc_len"))
+    assert mine == theirs
