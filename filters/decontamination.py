@@ -59,6 +59,8 @@ class NgramIndex:
 
     def match(self, text: str) -> str | None:
         """The source of the first reference gram found in ``text``, or None."""
+        if not self.grams:  # no eval sets, say: nothing to tokenise the text for
+            return None
         words = plain_words(text)
         for length, table in self.grams.items():
             grams = map("\x1f".join, zip(*(words[i:] for i in range(length)), strict=False))

@@ -143,6 +143,8 @@ class _WordKinds:
         self.letterless: set[str] = set()
 
     def learn(self, words) -> None:
+        if self.known.issuperset(words):  # the usual case once a task is under way: no copies
+            return
         new = words - self.known
         if not new:
             return
