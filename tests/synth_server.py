@@ -80,6 +80,7 @@ class RecordingProxy:
     def __init__(self, upstream: str):
         self.upstream = upstream.removeprefix("http://")
         self.completions: list[dict] = []  # request bodies, in the order answers came back
+        self.delay_s = 0.0  # added before relaying a chat completion: a slow endpoint
         self._lock = threading.Lock()
         proxy = self
 
@@ -87,6 +88,8 @@ class RecordingProxy:
             def _relay(self, method: str) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
+                if method == "POST" and self.path.endswith("/chat/completions"):
+                    time.sleep(proxy.delay_s)
                 conn = http.client.HTTPConnection(proxy.upstream, timeout=600)
                 try:
                     headers = {"Content-Type": self.headers.get("Content-Type", "application/json")}

@@ -350,9 +350,15 @@ def test_requests_that_time_out_are_counted_as_failed(served, tmp_path):
     from ocforge.recipe import load_recipe
 
     proxy, model_dir, _ = served
-    recipe = load_recipe(_variant(tmp_path, proxy, model_dir, request_timeout_s=0.001))
-    result = synthesize(recipe, tmp_path / "out")
-    _wait_quiet(proxy, 0.5)  # let the abandoned requests drain before other tests count
+    # a slow endpoint rather than a near-zero timeout: with a 1 ms timeout, aiohttp's timer
+    # could cancel a task after the request had already ended (a CancelledError under load)
+    recipe = load_recipe(_variant(tmp_path, proxy, model_dir, request_timeout_s=0.25))
+    proxy.delay_s = 1.5
+    try:
+        result = synthesize(recipe, tmp_path / "out")
+    finally:
+        proxy.delay_s = 0.0
+    _wait_quiet(proxy, 2.0)  # let the abandoned requests drain before other tests count
     stages = result.ledger["stages"]
     assert stages["profiles"]["failed"] == 4
     assert stages["profiles"]["requests"] == {"sent": 4, "answered": 0, "failed": 4}
