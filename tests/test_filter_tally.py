@@ -24,7 +24,7 @@ class _Rule(BaseFilter):
 
 
 class _TalliedRule(TalliedFilter, _Rule):
-    pass
+    """The same rule through TalliedFilter's loop."""
 
 
 def _docs() -> list[Document]:

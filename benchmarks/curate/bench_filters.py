@@ -122,7 +122,7 @@ class _KeepAll(BaseFilter):
 
 
 class _TalliedKeepAll(TalliedFilter, _KeepAll):
-    pass
+    """The same filter through TalliedFilter's loop."""
 
 
 def _dialogues(docs: list[Document], writer: _Writer) -> list[Document]:
