@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pyarrow as pa
-from datatrove.data import Document
+import pyarrow.compute as pc
 
 from ocforge.builders.sources import RecordReader, count_input_records, input_fingerprint
 from ocforge.cards.dataset_card import render_card
@@ -55,6 +55,7 @@ from ocforge.filters.linking import CascadeCharacterRemoval, ResolveCharacter, w
 from ocforge.filters.pii import PiiMasker
 from ocforge.filters.profile_quality import ProfileCompletenessFilter
 from ocforge.filters.quality import CharacterBreakFilter, ResponseLengthFilter, load_patterns
+from ocforge.filters.record_batches import RecordBatchWriter, read_record_table
 from ocforge.filters.semantic import SemanticDedup
 from ocforge.filters.text_quality import answer_quality_filters
 from ocforge.filters.validation import ValidateCharacters, ValidateDialogues
@@ -159,7 +160,7 @@ class _Stages:
             names = ", ".join(s for s, _, _ in stages)
             raise BuildError(f"config {config!r}, stage(s) {names} failed: {exc}") from exc
 
-    def _run(self, config: str, stage: str, pipeline: list, tasks: int | None = None) -> None:
+    def run(self, config: str, stage: str, pipeline: list, tasks: int | None = None) -> None:
         self._run_chain(config, [(stage, pipeline, tasks)])
 
     def removed(
@@ -190,7 +191,7 @@ class _Stages:
         current = self.work / config / "filtered"
         sigs, dups = self.work / config / "sigs", self.work / config / "dups"
         tee = [signature_step(str(sigs), forward=True)] if dedup.exact else minhash_tee()
-        self._run(config, "filter", [*steps, *tee, intermediate_writer(str(current))])
+        self.run(config, "filter", [*steps, *tee, intermediate_writer(str(current))])
         current.mkdir(parents=True, exist_ok=True)
         if not any(current.glob("*.jsonl")):
             return current  # every row was removed: nothing to deduplicate
@@ -231,7 +232,7 @@ class _Stages:
             step = SemanticDedup(
                 dedup.semantic.threshold, dedup.semantic.model, exclusion_writer=writer
             )
-            self._run(
+            self.run(
                 config,
                 "semantic-dedup",
                 [IntermediateReader(str(current)), step, intermediate_writer(str(kept))],
@@ -429,35 +430,16 @@ def build(recipe: Recipe, out_dir: Path, progress: Progress | None = None) -> Bu
     def finish(
         config: str,
         kind: str,
-        kept_folder: Path,
+        rows: pa.Table | list[dict[str, Any]],
         schema: pa.Schema,
         n_input: int,
-        look: Callable[[dict[str, Any]], None] | None = None,
-        screen: Decontaminate | None = None,
     ) -> int:
-        """Write a config's kept rows (streamed: ``look`` sees each on the way); return the count.
-
-        ``screen`` (decontamination) runs in this pass over the rows, its removed rows going to its
-        exclusion writer as in a pipeline, instead of reading and writing every row once more."""
-        kept = 0
-
-        def records():
-            nonlocal kept
-            docs: Iterable[Document] = (
-                Document(text=row["text"], id=row["id"], metadata=row["metadata"])
-                for row in iter_docs(kept_folder)
-            )
-            if screen is not None:
-                docs = screen.run(docs, rank=0, world_size=1)
-            for doc in docs:
-                kept += 1
-                if look is not None:
-                    look(doc.metadata["record"])
-                yield doc.metadata["record"]
-
-        progress(f"{config}: {'decontamination and ' if screen else ''}write parquet")
+        """Write a config's kept rows as Parquet and its ledger; return the number of rows."""
+        progress(f"{config}: write parquet")
+        table = rows if isinstance(rows, pa.Table) else pa.Table.from_pylist(rows, schema=schema)
+        kept = table.num_rows
         splits = write_config(
-            records(),
+            table,
             schema,
             config,
             out_dir,
@@ -466,6 +448,7 @@ def build(recipe: Recipe, out_dir: Path, progress: Progress | None = None) -> Bu
             max_shard_rows=recipe.output.max_shard_rows,
             row_group_rows=recipe.output.row_group_rows,
         )
+        del table
         schemas[config] = schema
         outputs[config] = ConfigOutput(name=config, kind=kind, splits=splits)
         ledgers[config] = config_ledger(
@@ -494,14 +477,13 @@ def build(recipe: Recipe, out_dir: Path, progress: Progress | None = None) -> Bu
     kept_chars = stages.curate(
         chars.name, char_steps, near=filters.dedup.near.profiles, semantic=True
     )
-    char_records: list[dict[str, Any]] = []
+    char_records = [doc["metadata"]["record"] for doc in iter_docs(kept_chars)]
     finish(
         chars.name,
         "characters",
-        kept_chars,
+        char_records,
         CHARACTERS_SCHEMA,
         sum(i["records"] for i in inputs_manifest),
-        look=char_records.append,
     )
     index_path = stages.work / "character_index.json"
     kept_profiles, references, twins = _character_index(char_records, out_dir, chars.name)
@@ -533,7 +515,7 @@ def build(recipe: Recipe, out_dir: Path, progress: Progress | None = None) -> Bu
             build_eval_index(decon.eval_sets, decon.ngram).save(eval_index)
         except ValueError as exc:
             raise BuildError(str(exc)) from None
-        # checked while the Parquet files are written: the last pass over the rows anyway
+        # checked by the stage that hands the rows to the Parquet writer: their last pass
         for name in curated:
             screens[name] = Decontaminate(
                 str(eval_index),
@@ -545,22 +527,25 @@ def build(recipe: Recipe, out_dir: Path, progress: Progress | None = None) -> Bu
 
     for dcfg in recipe.dialogues:
         name = dcfg.config_name
-        repointed = 0
-
-        def count_repointed(record: dict[str, Any]) -> None:
-            # the cascade rule, recorded: dialogues re-pointed from a removed duplicate character
-            nonlocal repointed
-            repointed += (record["provenance"] or {}).get("record") in twins
-
-        finish(
+        schema = dialogue_schema(dcfg.strategy)
+        # the rows to Arrow in the stage's tasks, decontaminated on the way: the last pass over
+        # them before the Parquet files, whose writer then only sorts and encodes
+        batches = stages.work / name / "records"
+        screen = [screens[name]] if name in screens else []
+        stages.run(
             name,
-            "dialogues",
-            curated[name],
-            dialogue_schema(dcfg.strategy),
-            n_inputs[name],
-            look=count_repointed,
-            screen=screens.get(name),
+            "decontamination" if screen else "records",
+            [
+                IntermediateReader(str(curated[name])),
+                *screen,
+                RecordBatchWriter(str(batches), schema),
+            ],
         )
+        table = read_record_table(batches, schema)
+        finish(name, "dialogues", table, schema, n_inputs[name])
+        # the cascade rule, recorded: dialogues re-pointed from a removed duplicate character
+        repointed = _count_sources(table, twins)
+        del table
         if repointed:
             ledgers[name].modified["repointed_to_kept_twin"] = repointed
 
@@ -605,6 +590,14 @@ def build(recipe: Recipe, out_dir: Path, progress: Progress | None = None) -> Bu
     shutil.rmtree(stages.work)
     ledger.check()
     return BuildResult(out_dir=out_dir, outputs=outputs, ledger=ledger, manifest=manifest)
+
+
+def _count_sources(table: pa.Table, sources: set[str]) -> int:
+    """Rows whose ``provenance.record`` is one of ``sources``."""
+    if not sources or not table.num_rows:
+        return 0
+    records = pc.struct_field(table.column("provenance"), "record")
+    return pc.sum(pc.is_in(records, value_set=pa.array(sorted(sources)))).as_py() or 0
 
 
 def _character_index(

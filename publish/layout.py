@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 import itertools
 import math
+import os
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -65,8 +67,39 @@ def _arrow_table(rows: Iterable[dict[str, Any]], schema: pa.Schema, batch: int =
     return pa.Table.from_batches(batches, schema=schema)
 
 
+def _split_names(table: pa.Table, test_fraction: float, seed: int) -> np.ndarray:
+    """Split of every row, worked out once per character (a character has many rows)."""
+    characters = table.column("character_id")
+    distinct = pc.unique(characters)
+    names = np.array([split_of(c, test_fraction, seed) for c in distinct.to_pylist()] or ["train"])
+    return names[np.asarray(pc.index_in(characters, value_set=distinct), dtype=np.int64)]
+
+
+def _write_shard(
+    table: pa.Table, rows: np.ndarray, path: Path, row_group_rows: int
+) -> tuple[int, int, str]:
+    """Write ``table``'s ``rows`` (in that order) to ``path``; (Arrow bytes, file size, SHA-256).
+
+    The shard is taken and written a few row groups at a time: the file is the same as from one
+    write of the whole shard, without a second copy of it in memory."""
+    step = row_group_rows * max(1, 8192 // row_group_rows)
+    nbytes = 0
+    with pq.ParquetWriter(
+        path,
+        table.schema,
+        compression="zstd",
+        use_content_defined_chunking=True,
+        write_page_index=True,
+    ) as writer:
+        for start in range(0, max(len(rows), 1), step):
+            piece = table.take(rows[start : start + step])
+            nbytes += piece.nbytes
+            writer.write_table(piece, row_group_size=row_group_rows)
+    return nbytes, path.stat().st_size, _sha256(path)
+
+
 def write_config(
-    rows: Iterable[dict[str, Any]],
+    rows: Iterable[dict[str, Any]] | pa.Table,
     schema: pa.Schema,
     config: str,
     root: Path,
@@ -75,49 +108,50 @@ def write_config(
     seed: int,
     max_shard_rows: int,
     row_group_rows: int,
+    threads: int | None = None,
 ) -> dict[str, SplitOutput]:
-    """Write ``rows`` (dicts matching ``schema``; any iterable, consumed once) under
-    ``root/data/<config>/``, each shard sorted by id.
+    """Write ``rows`` (a table in ``schema``, or dicts matching it: any iterable, consumed once)
+    under ``root/data/<config>/``, each shard sorted by id.
 
     The ``test`` split exists whenever ``test_fraction > 0``, even if empty, so that consumers see
-    the same splits in every version. Memory: the rows in Arrow form plus one shard.
+    the same splits in every version. Shards are written by ``threads`` threads (default: one
+    per core, at most 4; Arrow encodes and compresses without holding the GIL); the files do not
+    depend on it. Memory: the rows in Arrow form plus a few row groups per thread.
     """
-    table = _arrow_table(rows, schema)
+    table = rows if isinstance(rows, pa.Table) else _arrow_table(rows, schema)
     id_name = id_column(schema)
     ids = table.column(id_name).to_pylist()
     order = np.asarray(pc.sort_indices(table, [(id_name, "ascending")]))
-    split_names = np.array(
-        [split_of(c, test_fraction, seed) for c in table.column("character_id").to_pylist()]
-    )[order]
+    split_names = _split_names(table, test_fraction, seed)[order]
     wanted = SPLITS if test_fraction > 0 else ("train",)
     folder = root / "data" / config
     folder.mkdir(parents=True, exist_ok=True)
-    outputs: dict[str, SplitOutput] = {}
+    jobs: list[tuple[str, str, np.ndarray]] = []  # (split, file, row numbers in id order)
+    sizes: dict[str, int] = {}
     for split in wanted:
-        in_split = order[split_names == split]  # row numbers, in id order
+        in_split = order[split_names == split]
+        sizes[split] = len(in_split)
         n_shards = shard_count(len(in_split), max_shard_rows)
         shard_of = np.array([shard_index(ids[i], n_shards) for i in in_split], dtype=np.int64)
-        out = SplitOutput(name=split, rows=len(in_split), num_bytes=0)
-        # a shard is taken and written a few row groups at a time: the file is the same as
-        # from one write of the whole shard, without a second copy of a quarter of the config
-        step = row_group_rows * max(1, 8192 // row_group_rows)
         for i in range(n_shards):
-            rows_of_shard = in_split[shard_of == i] if n_shards > 1 else in_split
             rel = f"data/{config}/{split}-{i:05d}-of-{n_shards:05d}.parquet"
-            path = root / rel
-            with pq.ParquetWriter(
-                path,
-                table.schema,
-                compression="zstd",
-                use_content_defined_chunking=True,
-                write_page_index=True,
-            ) as writer:
-                for start in range(0, max(len(rows_of_shard), 1), step):
-                    piece = table.take(rows_of_shard[start : start + step])
-                    out.num_bytes += piece.nbytes
-                    writer.write_table(piece, row_group_size=row_group_rows)
-            out.files.append(ShardFile(rel, len(rows_of_shard), path.stat().st_size, _sha256(path)))
-        outputs[split] = out
+            jobs.append((split, rel, in_split[shard_of == i] if n_shards > 1 else in_split))
+    del ids
+    workers = threads or min(4, os.cpu_count() or 1)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        written = list(
+            pool.map(
+                _write_shard,
+                itertools.repeat(table),
+                [rows for _, _, rows in jobs],
+                [root / rel for _, rel, _ in jobs],
+                itertools.repeat(row_group_rows),
+            )
+        )
+    outputs = {split: SplitOutput(name=split, rows=sizes[split], num_bytes=0) for split in wanted}
+    for (split, rel, shard_rows), (nbytes, size, digest) in zip(jobs, written, strict=True):
+        outputs[split].num_bytes += nbytes
+        outputs[split].files.append(ShardFile(rel, len(shard_rows), size, digest))
     del table
     # Arrow keeps freed buffers in its allocator's pools: hand them back before the next step
     pa.default_memory_pool().release_unused()

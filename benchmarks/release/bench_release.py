@@ -125,7 +125,7 @@ REPO = "bench/opencharacter-full"
 # per-config stages (ocforge/build.py), then the release's (publish/release.py)
 STAGE_RE = re.compile(
     r"^(?:building |resuming the unfinished build|build in .* is up to date"
-    r"|[\w.-]+: (?:filter|dedup-|minhash-|semantic-dedup|decontamination|write parquet)"
+    r"|[\w.-]+: (?:filter|dedup-|minhash-|semantic-dedup|decontamination|records|write parquet)"
     r"|decontamination index$|card and manifest$|eval configs$|no eval configs"
     r"|secret scan$|reading |card statistics and plots$|changelog$|content identical"
     r"|pushing \d+ files|tagging |verifying with load_dataset$)"
@@ -189,8 +189,23 @@ def _tree_memory(root) -> tuple[int, int, int]:
     return pss, rss, len(procs)
 
 
+def _cpu_jiffies() -> tuple[int, int]:
+    """Busy and stolen clock ticks of the whole machine so far (``/proc/stat``): busy ticks over
+    a stage's wall time is how many cores it kept busy; steal is time the hypervisor took."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return 0, 0
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+    return user + nice + system + irq + softirq, steal
+
+
+_HZ = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
 class _Timeline:
-    """Stage lines with the time they arrived; memory peaks charged to the current stage."""
+    """Stage lines with the time they arrived; memory peaks charged to the current stage, and
+    the machine's busy and stolen CPU time between stage lines."""
 
     def __init__(self) -> None:
         self.t0 = time.perf_counter()
@@ -199,7 +214,17 @@ class _Timeline:
 
     def _stage(self, name: str) -> dict:
         at = time.perf_counter() - getattr(self, "t0", time.perf_counter())
-        return {"stage": name, "start_s": at, "peak_pss": 0, "peak_rss": 0, "procs": 0, "n": 0}
+        busy, steal = _cpu_jiffies()
+        return {
+            "stage": name,
+            "start_s": at,
+            "peak_pss": 0,
+            "peak_rss": 0,
+            "procs": 0,
+            "n": 0,
+            "busy": busy,
+            "steal": steal,
+        }
 
     def begin(self, name: str) -> None:
         with self.lock:
@@ -215,8 +240,12 @@ class _Timeline:
 
     def finish(self, end_s: float) -> list[dict]:
         out = []
+        end_busy, end_steal = _cpu_jiffies()
         for cur, nxt in zip(self.stages, [*self.stages[1:], None], strict=True):
             stop = nxt["start_s"] if nxt else end_s
+            wall = max(stop - cur["start_s"], 1e-9)
+            busy = (nxt["busy"] if nxt else end_busy) - cur["busy"]
+            steal = (nxt["steal"] if nxt else end_steal) - cur["steal"]
             out.append(
                 {
                     "stage": cur["stage"],
@@ -227,6 +256,9 @@ class _Timeline:
                     "peak_rss_mib": round(cur["peak_rss"] / 2**20, 1) if cur["n"] else None,
                     "processes": cur["procs"] if cur["n"] else None,
                     "samples": cur["n"],
+                    # cores kept busy (all processes on the machine, the harness included)
+                    "busy_cores": round(busy / _HZ / wall, 2),
+                    "steal_cores": round(steal / _HZ / wall, 2),
                 }
             )
         return out
@@ -362,7 +394,10 @@ def _print_scale(res: dict) -> None:
     print(f"command: {' '.join(res['command'])}")
     before, after = res["machine"]["calibration_s"]
     print(f"machine speed: calibrate() took {before} s before and {after} s after the release\n")
-    head = f"{'stage':<62} {'start s':>8} {'seconds':>8} {'PSS MiB':>8} {'RSS MiB':>8} {'procs':>5}"
+    head = (
+        f"{'stage':<62} {'start s':>8} {'seconds':>8} {'PSS MiB':>8} {'RSS MiB':>8} {'procs':>5}"
+        f" {'cores':>5} {'steal':>5}"
+    )
     print(head)
     print("-" * len(head))
     for s in res["stages"]:
@@ -372,7 +407,8 @@ def _print_scale(res: dict) -> None:
             if s["samples"]
             else f"{'-':>8} {'-':>8} {'-':>5}"
         )
-        print(f"{name:<62} {s['start_s']:>8.1f} {s['seconds']:>8.1f} {mem}")
+        cpu = f"{s.get('busy_cores', 0):>5.2f} {s.get('steal_cores', 0):>5.2f}"
+        print(f"{name:<62} {s['start_s']:>8.1f} {s['seconds']:>8.1f} {mem} {cpu}")
     print("-" * len(head))
     for k, v in res["phases_s"].items():
         print(f"{k:<62} {'':>8} {v:>8.1f}")
