@@ -56,7 +56,11 @@ class RecordBatchWriter(PipelineStep):
 
 
 def read_record_table(folder: Path, schema: pa.Schema) -> pa.Table:
-    """The rows of every ``*.arrow`` file in ``folder`` (file name order), memory-mapped.
+    """The rows of every ``*.arrow`` file in ``folder`` (file name order), one chunk per column.
+
+    One chunk, because Arrow's ``take`` over a chunked column concatenates the whole column on
+    every call: a shard written a few row groups at a time would copy the config each time. The
+    files are memory-mapped while they are combined and unmapped before this returns.
 
     Raises:
         ValueError: a file's schema is not ``schema`` (written by another recipe or version).
@@ -67,4 +71,6 @@ def read_record_table(folder: Path, schema: pa.Schema) -> pa.Table:
         if not table.schema.equals(schema):
             raise ValueError(f"{path}: record schema {table.schema} is not the config's {schema}")
         tables.append(table)
-    return pa.concat_tables(tables) if tables else schema.empty_table()
+    if not tables:
+        return schema.empty_table()
+    return pa.concat_tables(tables).combine_chunks()

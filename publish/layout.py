@@ -58,13 +58,13 @@ def _sha256(path: Path) -> str:
 
 
 def _arrow_table(rows: Iterable[dict[str, Any]], schema: pa.Schema, batch: int = 8192) -> pa.Table:
-    """Rows to Arrow a batch at a time: only the Arrow copy of the rows is held, never a list
-    of Python dicts for the whole config (about three times its size)."""
+    """Rows to Arrow a batch at a time, then one chunk per column: never a list of Python dicts
+    for the whole config (about three times its size)."""
     rows = iter(rows)
     batches = []
     while chunk := list(itertools.islice(rows, batch)):
         batches.append(pa.RecordBatch.from_pylist(chunk, schema=schema))
-    return pa.Table.from_batches(batches, schema=schema)
+    return pa.Table.from_batches(batches, schema=schema).combine_chunks()
 
 
 def _split_names(table: pa.Table, test_fraction: float, seed: int) -> np.ndarray:
@@ -119,6 +119,9 @@ def write_config(
     depend on it. Memory: the rows in Arrow form plus a few row groups per thread.
     """
     table = rows if isinstance(rows, pa.Table) else _arrow_table(rows, schema)
+    if any(column.num_chunks > 1 for column in table.columns):
+        # Arrow's take concatenates a chunked column on every call: once here instead
+        table = table.combine_chunks()
     id_name = id_column(schema)
     ids = table.column(id_name).to_pylist()
     order = np.asarray(pc.sort_indices(table, [(id_name, "ascending")]))
