@@ -36,8 +36,13 @@ def _save(plt, fig, path: Path) -> None:
 
 def length_histogram(lengths: Sequence[int], config: str, path: Path) -> Path:
     """Histogram of answer lengths in words for one dialogue config."""
+    import numpy as np
+
     plt, fig, ax = _figure()
-    ax.hist(list(lengths) or [0], bins=40, color="#4c72b0")
+    # counted by numpy, drawn from the 40 counts: matplotlib's hist reshapes every value in
+    # Python first (over a second for a few hundred thousand answers), for the same bars
+    counts, edges = np.histogram(np.asarray(lengths if len(lengths) else [0]), bins=40)
+    ax.hist(edges[:-1], bins=edges, weights=counts, color="#4c72b0")
     ax.set_title(f"{config}: answer length")
     ax.set_xlabel("words")
     ax.set_ylabel("dialogues")

@@ -110,7 +110,8 @@ def config_stats(root: Path, config: str, kind: str, splits: list[str]) -> Confi
 def response_lengths(root: Path, config: str, splits: list[str]) -> list[int]:
     """Answer lengths in words, for the histogram."""
     frame = scan_config(root, config, splits).select(
-        pl.col("response").str.split(" ").list.len().alias("w")
+        # words as str.split(" ") counts them, without building the lists
+        (pl.col("response").str.count_matches(" ", literal=True) + 1).alias("w")
     )
     return frame.collect().get_column("w").to_list()
 

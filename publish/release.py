@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -131,12 +133,19 @@ def scan_build(root: Path, manifest: dict[str, Any], allow: list[str]) -> None:
     Raises:
         SecretFoundError: naming file, row id and pattern of every finding.
     """
-    findings = []
-    for out in _outputs(manifest).values():
-        for split in out.splits.values():
-            for f in split.files:
-                id_col = pq.read_schema(root / f.path).names[0]
-                findings += scan_parquet(root / f.path, f.path, id_col, allow)
+    paths = [
+        f.path
+        for out in _outputs(manifest).values()
+        for split in out.splits.values()
+        for f in split.files
+    ]
+
+    def scan(path: str) -> list:
+        return scan_parquet(root / path, path, pq.read_schema(root / path).names[0], allow)
+
+    # Parquet decoding and polars release the GIL: files side by side, findings in file order
+    with ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1)) as pool:
+        findings = [finding for found in pool.map(scan, paths) for finding in found]
     if findings:
         raise SecretFoundError(findings)
 

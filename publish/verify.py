@@ -1,7 +1,7 @@
 """Post-push verification: every config and split loaded back at the tag, as consumers do.
 
-:func:`verify_release` (in the publishing process) runs this module as a child process,
-``python -m ocforge.publish.verify REPO TAG CONFIG...``, with the target's client environment
+:func:`verify_release` (in the publishing process) runs this module in child processes,
+``python -m ocforge.publish.verify REPO TAG CONFIG...``, each for a share of the configs, with the target's client environment
 (``HF_ENDPOINT`` must be set before ``datasets`` is imported). The child loads every config at
 the tag with ``datasets.load_dataset`` and prints one JSON line ``{config: {split: rows}}``; the
 parent compares the counts with ``release.json``.
@@ -35,33 +35,75 @@ class VerifiedSplit:
     expected: int
 
 
+def _groups(manifest: dict[str, Any], n: int) -> list[list[str]]:
+    """Configs in ``n`` groups of about equal Parquet bytes (largest first, each to the lightest
+    group); a group keeps the manifest's config order."""
+    sizes = {
+        config: sum(f.get("bytes", 0) for split in info["splits"].values() for f in split["files"])
+        for config, info in manifest["configs"].items()
+    }
+    groups: list[list[str]] = [[] for _ in range(max(1, min(n, len(sizes))))]
+    loads = [0] * len(groups)
+    for config in sorted(sizes, key=lambda c: -sizes[c]):
+        lightest = loads.index(min(loads))
+        groups[lightest].append(config)
+        loads[lightest] += sizes[config]
+    order = list(sizes)
+    return [sorted(g, key=order.index) for g in groups if g]
+
+
 def verify_release(
-    conn: HubConnection, repo_id: str, tag: str, manifest: dict[str, Any]
+    conn: HubConnection,
+    repo_id: str,
+    tag: str,
+    manifest: dict[str, Any],
+    processes: int | None = None,
 ) -> list[VerifiedSplit]:
-    """``load_dataset(repo_id, config, revision=tag)`` for every config in a child process.
+    """``load_dataset(repo_id, config, revision=tag)`` for every config, in child processes.
+
+    ``processes`` children (default: one per core, at most 2) load groups of configs of about
+    equal size side by side, each with a cache of its own.
 
     Raises:
         VerificationError: a config or split loads with a row count other than ``manifest``'s,
-            or the child process fails.
+            or a child process fails.
     """
-    with tempfile.TemporaryDirectory(prefix="ocforge-verify-") as home:
-        env = {
-            **os.environ,
-            **conn.client_env(),
-            "HF_HOME": home,
-            "HF_DATASETS_CACHE": str(Path(home) / "datasets"),
-        }
-        proc = subprocess.run(
-            [sys.executable, "-m", "ocforge.publish.verify", repo_id, tag, *manifest["configs"]],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=3600,
+    groups = _groups(manifest, processes or min(2, os.cpu_count() or 1))
+    loaded: dict[str, dict[str, int]] = {}
+    with tempfile.TemporaryDirectory(prefix="ocforge-verify-") as tmp:
+        children = []
+        for i, configs in enumerate(groups):
+            home = Path(tmp) / str(i)
+            env = {
+                **os.environ,
+                **conn.client_env(),
+                "HF_HOME": str(home),
+                "HF_DATASETS_CACHE": str(home / "datasets"),
+            }
+            children.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "ocforge.publish.verify", repo_id, tag, *configs],
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+            )
+        failures = []
+        for child in children:
+            try:
+                stdout, stderr = child.communicate(timeout=3600)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                stdout, stderr = child.communicate()
+            if child.returncode != 0:
+                failures.append("\n".join(stderr.strip().splitlines()[-15:]))
+            else:
+                loaded.update(json.loads(stdout.strip().splitlines()[-1]))
+    if failures:
+        raise VerificationError(
+            f"load_dataset({repo_id!r}, revision={tag!r}) failed:\n" + "\n".join(failures)
         )
-    if proc.returncode != 0:
-        tail = "\n".join(proc.stderr.strip().splitlines()[-15:])
-        raise VerificationError(f"load_dataset({repo_id!r}, revision={tag!r}) failed:\n{tail}")
-    loaded = json.loads(proc.stdout.strip().splitlines()[-1])
     out, bad = [], []
     for config, info in manifest["configs"].items():
         for split, split_info in info["splits"].items():

@@ -130,3 +130,31 @@ def test_merge_keeps_text_outside_markers_and_handles_cards_without_markers():
     assert plain.text.index("# New body") < plain.text.index("Old card text.")
     fresh = merge_card(None, meta, body)
     assert fresh.count(GENERATED_START) == 1 and "## Notes" in fresh
+
+
+def test_verification_groups_balance_bytes_and_keep_every_config_once():
+    from ocforge.publish.verify import _groups
+
+    def config(*sizes):
+        return {"splits": {"train": {"files": [{"bytes": s} for s in sizes]}}}
+
+    manifest = {
+        "configs": {
+            "characters": config(10),
+            "rewrite": config(400, 300),
+            "generate": config(600),
+            "eval_dialogues": config(90),
+            "eval_choice": config(80),
+        }
+    }
+    two = _groups(manifest, 2)
+    assert sorted(c for g in two for c in g) == sorted(manifest["configs"])
+    loads = [
+        sum(sum(f["bytes"] for f in manifest["configs"][c]["splits"]["train"]["files"]) for c in g)
+        for g in two
+    ]
+    assert max(loads) - min(loads) <= 100  # 700 + 10 against 600 + 90 + 80
+    order = list(manifest["configs"])
+    assert all(g == sorted(g, key=order.index) for g in two)
+    assert _groups(manifest, 1) == [order]
+    assert len(_groups({"configs": {"only": config(5)}}, 2)) == 1
