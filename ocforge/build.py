@@ -546,6 +546,8 @@ def build(recipe: Recipe, out_dir: Path, progress: Progress | None = None) -> Bu
         # the cascade rule, recorded: dialogues re-pointed from a removed duplicate character
         repointed = _count_sources(table, twins)
         del table
+        # Arrow keeps freed buffers in its allocator's pools: hand the config's back
+        pa.default_memory_pool().release_unused()
         if repointed:
             ledgers[name].modified["repointed_to_kept_twin"] = repointed
 

@@ -161,3 +161,18 @@ def test_repetition_finds_glued_ngrams_whose_first_words_differ_in_length():
     verdict = AnswerRepetitionFilter(language=TOK).filter(Document(text=text, id="x"))
     assert verdict == _stock_repetition(text)
     assert verdict == (False, "duplicated_6_n_grams")
+
+
+def test_ascii_tokens_are_the_unicode_pattern_tokens():
+    """ASCII text is tokenised with an ASCII-class pattern: every ASCII character, control
+    characters and the \\x1c-\\x1f separators included, must give the Unicode pattern's tokens."""
+    from ocforge.filters.textnorm import _ASCII_WORD_RE, _WORD_RE
+
+    rng = random.Random(7)
+    alphabet = [chr(c) for c in range(128)] + list("aeiou tns'.,") * 4
+    texts = ["don't 'quote' it's-a test_1 x\x1cy\x1fz \x0b\x85"[:-1], "''a'' b'c'd '"]
+    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randrange(30))) for _ in range(20000)]
+    for text in texts:
+        assert text.isascii()
+        assert _ASCII_WORD_RE.findall(text) == _WORD_RE.findall(text), repr(text)
+        assert TOK.word_tokenize(text) == _WORD_RE.findall(text)
