@@ -22,6 +22,8 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 from datatrove.data import Document, DocumentsPipeline
+from datatrove.io import get_datafolder
+from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.readers.base import BaseDiskReader
 from datatrove.pipeline.writers.jsonl import JsonlWriter
 from datatrove.pipeline.writers.parquet import ParquetWriter
@@ -184,13 +186,44 @@ def _expand(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+def iter_file_docs(path: Path) -> Iterator[dict[str, Any]]:
+    """Stream the documents of one intermediate JSONL shard, in the order a reader numbers them."""
+    with path.open("rb") as fh:
+        for line in fh:
+            if line.strip():
+                yield _expand(orjson.loads(line))
+
+
 def iter_docs(folder: Path) -> Iterator[dict[str, Any]]:
     """Stream the documents of intermediate JSONL shards in file order."""
     for path in sorted(folder.glob("*.jsonl")):
-        with path.open("rb") as fh:
-            for line in fh:
-                if line.strip():
-                    yield _expand(orjson.loads(line))
+        yield from iter_file_docs(path)
+
+
+class GroupRecorder(PipelineStep):
+    """Passes every document on and records, per task (``${rank}.jsonl``), the id and ``group_key``
+    of those that carry one: what :func:`link_duplicates` reads from a kept folder, for a stage
+    that keeps its documents without writing them as intermediate shards."""
+
+    name = "🔖 duplicate groups"
+    type = "💽 - WRITER"
+
+    def __init__(self, folder: str, group_key: str):
+        super().__init__()
+        self.folder = get_datafolder(folder)
+        self.group_key = group_key
+
+    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
+        key, recorded = self.group_key, 0
+        with self.folder.open(f"{rank:05d}.jsonl", "wb") as out:
+            for doc in data:
+                group = doc.metadata.get(key)
+                if group is not None:
+                    line = {"id": doc.id, "text": "", "metadata": {key: group}}
+                    out.write(orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE))
+                    recorded += 1
+                yield doc
+        self.stat_update("recorded", value=recorded)
 
 
 def link_duplicates(kept_folder: Path, removed_folder: Path, step: str, group_key: str) -> int:

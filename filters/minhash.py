@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import xxhash
@@ -34,6 +35,7 @@ from datatrove.pipeline.dedup.minhash import (
 from datatrove.pipeline.writers.disk_base import DiskWriter
 from datatrove.utils.hashing import HashConfig
 from datatrove.utils.typeshelper import StatHints
+from ocforge.filters.io import iter_file_docs
 from ocforge.filters.textnorm import FastWordTokenizer, minhash_words
 
 # odd 64-bit constants: position weights of the n-gram combination and the final mixer
@@ -295,6 +297,24 @@ def cluster_step(
         config=config,
         save_cluster_id=True,
     )
+
+
+def removed_positions(clusters_folder: Path, rank: int) -> np.ndarray:
+    """Positions (in the order stage 4 reads task ``rank``'s documents) that stage 4 removes."""
+    path = clusters_folder / f"{rank:06d}.remove"
+    if not path.is_file():  # stage 3 wrote nothing for the task: it removes nothing
+        return np.zeros(0, dtype="<u4")
+    return np.fromfile(path, dtype="<u4")
+
+
+def iter_near_kept(folder: Path, clusters_folder: Path) -> Iterator[dict]:
+    """The documents of ``folder``'s shards (``RANK.jsonl``, as stage 4 would read them by rank)
+    that stage 4 keeps, without running it."""
+    for path in sorted(folder.glob("*.jsonl")):
+        removed = set(removed_positions(clusters_folder, int(path.stem)).tolist())
+        for position, doc in enumerate(iter_file_docs(path)):
+            if position not in removed:
+                yield doc
 
 
 def filter_step(clusters_folder: str, exclusion_writer: DiskWriter | None) -> MinhashDedupFilter:

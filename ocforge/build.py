@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,7 @@ from ocforge.filters.dialogue import (
 from ocforge.filters.exact_dedup import filter_step, finder_step, signature_step
 from ocforge.filters.executors import make_executor, run_chain
 from ocforge.filters.io import (
+    GroupRecorder,
     IntermediateReader,
     intermediate_writer,
     iter_docs,
@@ -124,6 +125,22 @@ def _label(recipe: Recipe, spec: InputSpec) -> str:
     return Path(os.path.relpath(spec.path, recipe.base_dir)).as_posix()
 
 
+@dataclass(frozen=True)
+class Curated:
+    """A config's curated documents: the shards in ``folder``, less the near duplicates that
+    MinHash stage 4 removes when ``clusters`` is set. That stage is then left to the config's
+    last stage (:meth:`_Stages.final_steps`), which reads every document anyway."""
+
+    folder: Path
+    clusters: Path | None = None
+
+    def docs(self) -> Iterator[dict[str, Any]]:
+        """The kept documents, in the order of the shards."""
+        if self.clusters is None:
+            return iter_docs(self.folder)
+        return minhash.iter_near_kept(self.folder, self.clusters)
+
+
 class _Stages:
     """The per-config stages of one build, all on the recipe's executor."""
 
@@ -170,14 +187,23 @@ class _Stages:
         return removed_writer(str(self.out / base / config), outcome, step, reason, group_key)
 
     def curate(
-        self, config: str, steps: list, *, near: bool = False, semantic: bool = False
-    ) -> Path:
+        self,
+        config: str,
+        steps: list,
+        *,
+        near: bool = False,
+        semantic: bool = False,
+        defer_near: bool = False,
+    ) -> Curated:
         """Run ``steps`` (reader first), then exact, near and semantic dedup as the recipe asks;
-        return the folder of kept documents.
+        return where the kept documents are.
 
         Dedup signatures are written on the way by the stage that writes the documents they
         number (exact: the filter stage; MinHash: the stage before it), so no stage reads the
-        documents back only to hash them; the stage filtering on them reads the same shards."""
+        documents back only to hash them; the stage filtering on them reads the same shards.
+        ``defer_near``: MinHash stage 4 is not run here but left to the caller's last stage over
+        the documents (:meth:`final_steps`), which spares writing and reading them once more;
+        not with semantic dedup, which needs the near duplicates gone first."""
         dedup = self.recipe.filters.dedup
         near = near and dedup.near.enabled
         minhash_cfg = self._minhash_config() if near else None
@@ -194,7 +220,7 @@ class _Stages:
         self.run(config, "filter", [*steps, *tee, intermediate_writer(str(current))])
         current.mkdir(parents=True, exist_ok=True)
         if not any(current.glob("*.jsonl")):
-            return current  # every row was removed: nothing to deduplicate
+            return Curated(current)  # every row was removed: nothing to deduplicate
         if dedup.exact:
             kept = self.work / config / "kept-exact"
             writer = self.removed(
@@ -218,9 +244,12 @@ class _Stages:
             )
             link_duplicates(kept, self.out / "removed" / config, "exact-dedup", "dedup_key")
             current = kept
+        semantic = semantic and dedup.semantic.enabled
+        if minhash_cfg is not None and defer_near and not semantic:
+            return Curated(current, self._near_clusters(config, minhash_cfg, minhash_sigs))
         if minhash_cfg is not None:
             current = self._near_dedup(config, current, minhash_cfg, minhash_sigs)
-        if semantic and dedup.semantic.enabled:
+        if semantic:
             kept = self.work / config / "kept-semantic"
             writer = self.removed(
                 config,
@@ -240,7 +269,55 @@ class _Stages:
             )
             link_duplicates(kept, self.out / "removed" / config, "semantic-dedup", "semantic_group")
             current = kept
-        return current
+        return Curated(current)
+
+    def final_steps(self, config: str, curated: Curated) -> list:
+        """The reader of ``curated`` and the dedup step left to the config's last stage, which
+        must run with the recipe's number of tasks; :meth:`link_final` after it."""
+        if curated.clusters is None:
+            return [IntermediateReader(str(curated.folder))]
+        return [
+            IntermediateReader(str(curated.folder), by_rank=True),
+            *self._near_filter(config, curated.clusters),
+            GroupRecorder(str(self._near_groups(config)), "minhash_cluster_id"),
+        ]
+
+    def link_final(self, config: str, curated: Curated) -> None:
+        """Name the kept row of every near duplicate that the last stage removed."""
+        if curated.clusters is not None:
+            link_duplicates(
+                self._near_groups(config),
+                self.out / "removed" / config,
+                "near-dedup",
+                "minhash_cluster_id",
+            )
+
+    def _near_groups(self, config: str) -> Path:
+        return self.work / config / "minhash" / "kept-groups"
+
+    def _near_filter(self, config: str, clusters: Path) -> list:
+        writer = self.removed(
+            config, "near-dedup", "duplicates", "near_duplicate", group_key="minhash_cluster_id"
+        )
+        return [minhash.filter_step(str(clusters), writer)]
+
+    def _near_stages(self, cfg: minhash.MinhashConfig, sigs: Path) -> tuple[list, Path]:
+        """MinHash stages 2 and 3 over the signatures in ``sigs``; and their clusters folder."""
+        buckets, clusters = sigs.parent / "buckets", sigs.parent / "clusters"
+        stages = [
+            (
+                "minhash-buckets",
+                [minhash.bucket_step(str(sigs), str(buckets), cfg)],
+                minhash.bucket_tasks(cfg, self.recipe.executor.tasks),
+            ),
+            ("minhash-clusters", [minhash.cluster_step(str(buckets), str(clusters), cfg)], 1),
+        ]
+        return stages, clusters
+
+    def _near_clusters(self, config: str, cfg: minhash.MinhashConfig, sigs: Path) -> Path:
+        stages, clusters = self._near_stages(cfg, sigs)
+        self._run_chain(config, stages)
+        return clusters
 
     def _minhash_config(self) -> minhash.MinhashConfig:
         near = self.recipe.filters.dedup.near
@@ -251,32 +328,20 @@ class _Stages:
         self, config: str, source: Path, cfg: minhash.MinhashConfig, sigs: Path
     ) -> Path:
         """Stages 2-4 of MinHash dedup over ``source``, whose signatures are in ``sigs``."""
-        base = sigs.parent
-        buckets, clusters = base / "buckets", base / "clusters"
         kept = self.work / config / "kept-near"
-        writer = self.removed(
-            config, "near-dedup", "duplicates", "near_duplicate", group_key="minhash_cluster_id"
+        stages, clusters = self._near_stages(cfg, sigs)
+        stages.append(
+            (
+                "minhash-filter",
+                [
+                    IntermediateReader(str(source), by_rank=True),
+                    *self._near_filter(config, clusters),
+                    intermediate_writer(str(kept)),
+                ],
+                None,
+            )
         )
-        self._run_chain(
-            config,
-            [
-                (
-                    "minhash-buckets",
-                    [minhash.bucket_step(str(sigs), str(buckets), cfg)],
-                    minhash.bucket_tasks(cfg, self.recipe.executor.tasks),
-                ),
-                ("minhash-clusters", [minhash.cluster_step(str(buckets), str(clusters), cfg)], 1),
-                (
-                    "minhash-filter",
-                    [
-                        IntermediateReader(str(source), by_rank=True),
-                        minhash.filter_step(str(clusters), writer),
-                        intermediate_writer(str(kept)),
-                    ],
-                    None,
-                ),
-            ],
-        )
+        self._run_chain(config, stages)
         link_duplicates(kept, self.out / "removed" / config, "near-dedup", "minhash_cluster_id")
         return kept
 
@@ -365,12 +430,12 @@ def _dialogue_steps(
     return steps
 
 
-def _test_question_index(recipe: Recipe, kept: dict[str, Path]) -> NgramIndex:
+def _test_question_index(recipe: Recipe, kept: dict[str, Curated]) -> NgramIndex:
     """Questions of the ``test`` split (all dialogue configs), for decontaminating ``train``."""
     index = NgramIndex(recipe.filters.decontamination.ngram)
     splits = recipe.splits
-    for config, folder in kept.items():
-        for doc in iter_docs(folder):
+    for config, curated in kept.items():
+        for doc in curated.docs():
             record = doc["metadata"]["record"]
             if split_of(record["character_id"], splits.test_fraction, splits.seed) == "test":
                 index.add(record["question"], f"{config}/{record['dialogue_id']}")
@@ -477,7 +542,7 @@ def build(recipe: Recipe, out_dir: Path, progress: Progress | None = None) -> Bu
     kept_chars = stages.curate(
         chars.name, char_steps, near=filters.dedup.near.profiles, semantic=True
     )
-    char_records = [doc["metadata"]["record"] for doc in iter_docs(kept_chars)]
+    char_records = [doc["metadata"]["record"] for doc in kept_chars.docs()]
     finish(
         chars.name,
         "characters",
@@ -489,7 +554,7 @@ def build(recipe: Recipe, out_dir: Path, progress: Progress | None = None) -> Bu
     kept_profiles, references, twins = _character_index(char_records, out_dir, chars.name)
     write_character_index(index_path, kept_profiles, references)
 
-    curated: dict[str, Path] = {}
+    curated: dict[str, Curated] = {}
     n_inputs: dict[str, int] = {}
     for dcfg in recipe.dialogues:
         name = dcfg.config_name
@@ -497,7 +562,7 @@ def build(recipe: Recipe, out_dir: Path, progress: Progress | None = None) -> Bu
         d_inputs = labelled(name, dcfg.inputs)
         n_inputs[name] = sum(i["records"] for i in inputs_manifest[before:])
         steps = _dialogue_steps(recipe, stages, dcfg, d_inputs, index_path, break_patterns)
-        curated[name] = stages.curate(name, steps, near=filters.dedup.near.answers)
+        curated[name] = stages.curate(name, steps, near=filters.dedup.near.answers, defer_near=True)
 
     decon = filters.decontamination
     screens: dict[str, Decontaminate] = {}
@@ -528,19 +593,22 @@ def build(recipe: Recipe, out_dir: Path, progress: Progress | None = None) -> Bu
     for dcfg in recipe.dialogues:
         name = dcfg.config_name
         schema = dialogue_schema(dcfg.strategy)
-        # the rows to Arrow in the stage's tasks, decontaminated on the way: the last pass over
-        # them before the Parquet files, whose writer then only sorts and encodes
+        # the config's last stage: near duplicates and contaminated rows out, the rows to Arrow
+        # in the stage's tasks; the Parquet writer then only sorts and encodes
         batches = stages.work / name / "records"
         screen = [screens[name]] if name in screens else []
+        parts = ["minhash-filter"] if curated[name].clusters else []
+        parts += ["decontamination"] if screen else []
         stages.run(
             name,
-            "decontamination" if screen else "records",
+            "+".join(parts) or "records",
             [
-                IntermediateReader(str(curated[name])),
+                *stages.final_steps(name, curated[name]),
                 *screen,
                 RecordBatchWriter(str(batches), schema),
             ],
         )
+        stages.link_final(name, curated[name])
         table = read_record_table(batches, schema)
         finish(name, "dialogues", table, schema, n_inputs[name])
         # the cascade rule, recorded: dialogues re-pointed from a removed duplicate character

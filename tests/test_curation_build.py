@@ -365,10 +365,20 @@ def test_slurm_job_scripts_and_dependencies(tmp_path):
     for before, after in zip(chain, chain[1:], strict=False):
         dep = [a for a in by_name[f"demo-rewrite-{after}"]["args"] if a.startswith("--dependency=")]
         assert dep == [f"--dependency=afterok:{by_name[f'demo-rewrite-{before}']['job_id']}"]
-    mh = ["minhash-buckets", "minhash-clusters", "minhash-filter"]
-    for before, after in zip(mh, mh[1:], strict=False):
-        dep = [a for a in by_name[f"demo-rewrite-{after}"]["args"] if a.startswith("--dependency=")]
-        assert dep == [f"--dependency=afterok:{by_name[f'demo-rewrite-{before}']['job_id']}"]
+    # characters: MinHash's three stages chained; dialogues: buckets and clusters chained, and
+    # stage 4 runs in the config's last stage with decontamination (after in-process work)
+    for config, mh in (
+        ("characters", ["minhash-buckets", "minhash-clusters", "minhash-filter"]),
+        ("rewrite", ["minhash-buckets", "minhash-clusters"]),
+    ):
+        for before, after in zip(mh, mh[1:], strict=False):
+            job = by_name[f"demo-{config}-{after}"]
+            dep = [a for a in job["args"] if a.startswith("--dependency=")]
+            assert dep == [f"--dependency=afterok:{by_name[f'demo-{config}-{before}']['job_id']}"]
+    assert "demo-rewrite-minhash-filter" not in by_name
+    last = by_name["demo-rewrite-minhash-filter+decontamination"]
+    assert "#SBATCH --array=0-1" in last["script"]
+    assert not [a for a in last["args"] if a.startswith("--dependency")]
     assert "#SBATCH --array=0-1" in by_name["demo-rewrite-minhash-buckets"]["script"]
     # stages that follow in-process work (linking duplicates) are new chains: no dependency
     assert not [a for a in by_name["demo-rewrite-filter"]["args"] if a.startswith("--dependency")]

@@ -127,3 +127,66 @@ def test_intermediate_writer_writes_and_counts_what_datatrove_writer_writes(tmp_
     mine, theirs = reader.stats.to_dict()["stats"], stock_reader.stats.to_dict()["stats"]
     assert mine.pop("doc_len") == pytest.approx(theirs.pop("doc_len"))
     assert mine == theirs
+
+
+def test_near_kept_documents_are_those_minhash_stage_4_keeps(tmp_path):
+    """The decontamination index reads the curated documents without running MinHash stage 4
+    (the config's last stage runs it): the documents it skips must be those stage 4 removes."""
+    import numpy as np
+    from datatrove.pipeline.dedup.minhash import MinhashDedupFilter
+    from ocforge.filters.minhash import iter_near_kept, removed_positions
+
+    shards, clusters = tmp_path / "kept-exact", tmp_path / "clusters"
+    clusters.mkdir()
+    docs = [_dialogue(i) for i in range(12)]
+    by_rank = {0: docs[:5], 1: docs[5:], 2: []}
+    for rank, part in by_rank.items():
+        list(intermediate_writer(str(shards)).run(iter(part), rank=rank))
+    # rank 0 loses its 2nd and 5th documents, rank 1 its 1st; rank 2 has no .remove file
+    np.array([1, 4], dtype="<u4").tofile(clusters / "000000.remove")
+    np.array([0], dtype="<u4").tofile(clusters / "000001.remove")
+    assert removed_positions(clusters, 2).size == 0
+
+    stage_4 = []
+    for rank in by_rank:
+        step = MinhashDedupFilter(input_folder=str(clusters))
+        reader = IntermediateReader(str(shards), by_rank=True)
+        stage_4 += [d.id for d in step.run(reader.run(rank=rank), rank=rank)]
+    kept = [d["id"] for d in iter_near_kept(shards, clusters)]
+    assert kept == stage_4 == [d.id for i, d in enumerate(docs) if i not in (1, 4, 5)]
+
+
+def test_group_recorder_passes_documents_and_feeds_link_duplicates(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from ocforge.filters.io import GroupRecorder, link_duplicates
+
+    docs = [_dialogue(i) for i in range(4)]
+    docs[1].metadata["minhash_cluster_id"] = 7
+    docs[3].metadata["minhash_cluster_id"] = 9
+    recorder = GroupRecorder(str(tmp_path / "groups"), "minhash_cluster_id")
+    assert [d.id for d in recorder.run(iter(docs), rank=1)] == ["d0", "d1", "d2", "d3"]
+    lines = [
+        orjson.loads(x) for x in (tmp_path / "groups" / "00001.jsonl").read_bytes().splitlines()
+    ]
+    assert [(x["id"], x["metadata"]["minhash_cluster_id"]) for x in lines] == [("d1", 7), ("d3", 9)]
+
+    # a removed near duplicate of cluster 7 gets d1, the kept member, as duplicate_of
+    removed = tmp_path / "removed" / "duplicates"
+    removed.mkdir(parents=True)
+    table = pa.table(
+        {
+            "id": ["x", "y"],
+            "dedup_group": ["7", None],
+            "duplicate_of": pa.array([None, None], pa.string()),
+        }
+    )
+    pq.write_table(table, removed / "near-dedup-00000.parquet")
+    assert (
+        link_duplicates(
+            tmp_path / "groups", tmp_path / "removed", "near-dedup", "minhash_cluster_id"
+        )
+        == 1
+    )
+    linked = pq.read_table(removed / "near-dedup-00000.parquet").column("duplicate_of").to_pylist()
+    assert linked == ["d1", None]
