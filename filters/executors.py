@@ -31,6 +31,19 @@ Pipeline = Sequence[PipelineStep | Callable]
 CONSOLE_LOGS = True
 
 
+# What a local task imports, loaded once in the forkserver that datatrove's pools fork their
+# workers from, instead of in every worker of every stage: a stage's pool then starts in about
+# 0.1 s instead of 1.3 s (a build runs a dozen). Set before the forkserver starts; a module
+# that fails to import there is skipped by multiprocessing and imported by the worker itself.
+_FORKSERVER_PRELOAD = ["ocforge.build"]
+
+
+def _preload_forkserver() -> None:
+    import multiprocess
+
+    multiprocess.set_forkserver_preload(_FORKSERVER_PRELOAD)
+
+
 class _LocalExecutor(LocalPipelineExecutor):
     """LocalPipelineExecutor whose tasks can keep the console quiet: datatrove re-adds a stderr
     log handler in every worker process (started fresh by forkserver), so disabling its logger
@@ -98,6 +111,7 @@ def make_executor(
             depends=depends,
             mail_type="NONE",
         )
+    _preload_forkserver()
     return _LocalExecutor(
         pipeline=list(pipeline),
         tasks=n_tasks,
