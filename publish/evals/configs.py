@@ -17,12 +17,12 @@ question is a test question (``removed/<config>/test_overlap/``); neither is tra
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
 import polars as pl
 import pyarrow as pa
 from ocforge.publish.layout import write_config
@@ -97,7 +97,10 @@ def _dialogue_frames(root: Path, manifest: Mapping[str, Any]) -> pl.DataFrame:
             continue
         for split, split_info in info["splits"].items():
             for f in split_info["files"]:
-                frame = pl.read_parquet(root / f["path"]).select(_ANSWER_COLUMNS)
+                # only the columns used: the chat messages are most of a file's bytes
+                frame = pl.read_parquet(root / f["path"], columns=_ANSWER_COLUMNS).select(
+                    _ANSWER_COLUMNS
+                )
                 frames.append(frame.with_columns(config=pl.lit(name), split=pl.lit(split)))
         frames += _test_overlap_answers(root, name)
     if not frames:
@@ -113,7 +116,7 @@ def _test_overlap_answers(root: Path, config: str) -> list[pl.DataFrame]:
     if not files:
         return []
     records = pl.concat([pl.read_parquet(f, columns=["record"]) for f in files])
-    rows = [json.loads(r) for r in records.get_column("record").to_list()]
+    rows = [orjson.loads(r) for r in records.get_column("record").to_list()]
     frame = pl.DataFrame(
         [{k: r.get(k) for k in _ANSWER_COLUMNS} for r in rows],
         schema={k: pl.String for k in _ANSWER_COLUMNS},
@@ -131,7 +134,8 @@ def _profiles(root: Path, manifest: Mapping[str, Any]) -> pl.DataFrame:
     ]
     if not files:
         raise EvalConfigError(f"{root}: release.json lists no characters config")
-    return pl.concat([pl.read_parquet(p).select("character_id", "profile") for p in files])
+    columns = ["character_id", "profile"]
+    return pl.concat([pl.read_parquet(p, columns=columns).select(columns) for p in files])
 
 
 def eval_rows(build_dir: Path) -> dict[str, list[dict[str, Any]]]:
