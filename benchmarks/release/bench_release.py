@@ -16,8 +16,9 @@ in-process local Hub under WORKDIR/hub: build (curation on datatrove: validation
 and MinHash dedup, decontamination, Parquet), secret scan, card statistics and plots, push, tag,
 ``load_dataset`` verification in a grandchild. Every progress line is timestamped as it arrives
 (a stage lasts until the next line); the PSS and RSS of the whole process tree (datatrove's
-forkserver workers, the verification child) are summed every second. Prints time and peak memory
-per stage, the ledger of ``release.json`` against ``planted.json``, and writes
+forkserver workers, the verification child) are summed every second, and the machine's busy and
+stolen CPU time (``/proc/stat``) is read at every stage line. Prints time, peak memory and cores
+kept busy per stage, the ledger of ``release.json`` against ``planted.json``, and writes
 WORKDIR/results.json. Exits non-zero when ``ocforge release`` fails.
 
     python benchmarks/release/bench_release.py scale --characters 20000 --dialogues 460000 \
