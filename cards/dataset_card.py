@@ -114,6 +114,7 @@ def card_body(
     ledger_rows = [
         [f"`{r['config']}`", r["outcome"], r["reason"] or "-", r["rows"]] for r in ledger.rows()
     ]
+    modified = ledger.modified_rows()
     title = settings.pretty_name or name
     return "\n".join(
         [
@@ -140,6 +141,22 @@ def card_body(
             "with their reasons, are kept in the build's `removed/` and `quarantine/` folders.",
             "",
             _table(["config", "outcome", "reason", "rows"], ledger_rows),
+            *(
+                [
+                    "",
+                    "Kept rows changed on the way (within `kept` above):",
+                    "",
+                    _table(
+                        ["config", "change", "rows or spans"],
+                        [
+                            [f"`{r['config']}`", f"{r['what']} (`{r['change']}`)", r["count"]]
+                            for r in modified
+                        ],
+                    ),
+                ]
+                if modified
+                else []
+            ),
             GENERATED_END,
             "",
         ]

@@ -104,6 +104,16 @@ class Ledger:
         if bad:
             raise LedgerError("rows were lost or invented:\n  " + "\n  ".join(bad))
 
+    def modified_rows(self) -> list[dict[str, Any]]:
+        """Flat ``(config, change, what, count)`` rows of the changes made to kept rows (counted
+        within ``kept``, not outcomes of their own), for cards."""
+        return [
+            {"config": name, "change": key, "what": modified_meaning(key), "count": n}
+            for name, led in self.configs.items()
+            for key, n in sorted(led.modified.items())
+            if n
+        ]
+
     def rows(self) -> list[dict[str, Any]]:
         """Flat ``(config, outcome, reason, rows)`` rows for tables in cards and summaries."""
         out = []
@@ -113,6 +123,20 @@ class Ledger:
                 for reason, n in sorted(led.reasons.get(o, {}).items()):
                     out.append({"config": name, "outcome": o, "reason": reason, "rows": n})
         return out
+
+
+#: what each ``modified`` counter of a config ledger counts, for cards
+MODIFIED_MEANING = {
+    "rows_masked": "rows with personal data masked",
+    "repointed_to_kept_twin": "dialogues moved to the kept twin of a duplicate character",
+}
+
+
+def modified_meaning(key: str) -> str:
+    """A card's words for a ``modified`` counter (``pii_<kind>``: masked spans of that kind)."""
+    if key.startswith("pii_"):
+        return f"{key.removeprefix('pii_').replace('_', ' ')} spans masked"
+    return MODIFIED_MEANING.get(key, key.replace("_", " "))
 
 
 def read_removed(files: Iterable[Path]) -> pl.DataFrame:

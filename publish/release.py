@@ -188,6 +188,7 @@ def _card_context(
         "plots": plots,
         "ledger_summary": ledger.summary(),
         "ledger_rows": ledger.rows(),
+        "ledger_modified": ledger.modified_rows(),
         "examples": {n: removed_examples(root, n) for n in outputs},
         "recipe_file": manifest["recipe"]["file"],
         "recipe_sha256": manifest["recipe"]["sha256"],

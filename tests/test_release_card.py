@@ -153,3 +153,22 @@ def test_card_records_synthesis_provenance_and_dry_run_keeps_staged_card(hub, tm
     assert "`profile` (sha256 `" + ("ab12" * 4) + "`)" in card
     assert "http://h" not in card
     assert json.loads((tmp_path / "stage" / "release.json").read_text())["version"] == dry.version
+
+
+def test_card_reports_kept_rows_changed_on_the_way(hub, tmp_path):
+    """PII masking and re-pointed dialogues change kept rows without removing them: the card's
+    curation report lists them apart from the outcomes, with what each counter counts."""
+    build = write_build(tmp_path / "b", corpus())
+    manifest = json.loads((build / "release.json").read_text())
+    ledger = manifest["ledger"]["configs"]
+    ledger["rewrite"]["modified"] = {"pii_email": 3, "rows_masked": 2, "repointed_to_kept_twin": 0}
+    ledger["generate"]["modified"] = {"repointed_to_kept_twin": 4}
+    (build / "release.json").write_text(json.dumps(manifest))
+    _release(hub, build, "c/modified")
+    text = open(_readme(hub, "c/modified")).read()
+    report = text.split("## Curation report", 1)[1].split("## Provenance", 1)[0]
+    assert "Kept rows changed on the way" in report
+    assert "| `rewrite` | email spans masked (`pii_email`) | 3 |" in report
+    assert "| `rewrite` | rows with personal data masked (`rows_masked`) | 2 |" in report
+    assert "| `generate` | dialogues moved to the kept twin of a duplicate character" in report
+    assert "repointed_to_kept_twin`) | 0" not in report  # nothing changed: no row
