@@ -61,3 +61,34 @@ def test_manifest_file_hashes_match_the_files(demo_build):
         for f in split["files"]
     }
     assert listed == _hashes(demo_build.out_dir)
+
+
+def test_near_dedup_in_the_last_stage_gives_what_its_own_stage_gives(
+    demo_build, demo_recipe, tmp_path, monkeypatch
+):
+    """Dialogue configs run MinHash stage 4 in their last stage, reading the exact-dedup shards
+    (the test-question index skips what it removes). Running it as its own stage, as the
+    characters config does, must give the same files, ledger and duplicate links."""
+    import ocforge.build as building
+
+    curate = building._Stages.curate
+
+    def own_stage(self, *args, **kwargs):
+        kwargs["defer_near"] = False
+        return curate(self, *args, **kwargs)
+
+    monkeypatch.setattr(building._Stages, "curate", own_stage)
+    separate = build(demo_recipe, tmp_path / "separate")
+    assert (separate.out_dir / "logs" / "rewrite" / "minhash-filter").is_dir()
+    assert not (demo_build.out_dir / "logs" / "rewrite" / "minhash-filter").exists()
+    assert _hashes(separate.out_dir) == _hashes(demo_build.out_dir)
+    assert separate.ledger.to_dict() == demo_build.ledger.to_dict()
+
+    def links(root):
+        return sorted(
+            (r["id"], r["reason"], r["duplicate_of"])
+            for p in (root / "removed").rglob("*.parquet")
+            for r in pq.read_table(p, columns=["id", "reason", "duplicate_of"]).to_pylist()
+        )
+
+    assert links(separate.out_dir) == links(demo_build.out_dir)
