@@ -8,7 +8,6 @@ and changing a few rows rewrites only the shards that hold them.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import math
 import os
@@ -21,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from ocforge.publish.hashing import file_sha256
 
 from ocforge.outputs import ShardFile, SplitOutput
 from ocforge.records import content_id, id_column
@@ -47,14 +47,6 @@ def shard_count(rows: int, max_shard_rows: int) -> int:
 def shard_index(row_id: str, n_shards: int) -> int:
     """Shard of a row: a stable hash of its id (ids are already hex content hashes)."""
     return int(content_id("shard", row_id), 16) % n_shards
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _arrow_table(rows: Iterable[dict[str, Any]], schema: pa.Schema, batch: int = 8192) -> pa.Table:
@@ -95,7 +87,7 @@ def _write_shard(
             piece = table.take(rows[start : start + step])
             nbytes += piece.nbytes
             writer.write_table(piece, row_group_size=row_group_rows)
-    return nbytes, path.stat().st_size, _sha256(path)
+    return nbytes, path.stat().st_size, file_sha256(path)
 
 
 def write_config(

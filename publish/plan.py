@@ -6,11 +6,12 @@ for regular ones) are kept and not uploaded again.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+
+from ocforge.publish.hashing import file_sha256, git_blob_id
 
 Action = Literal["add", "replace", "delete", "keep"]
 #: remote folders a release owns: stale files there are deleted; anything else is left alone
@@ -93,24 +94,12 @@ class ReleasePlan:
         return "\n".join(lines)
 
 
-def git_blob_id(data: bytes) -> str:
-    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def same_content(local: Path, remote: RemoteFile, known_sha256: str | None = None) -> bool:
     size = local.stat().st_size
     if size != remote.size:
         return False
     if remote.sha256 is not None:
-        return (known_sha256 or _sha256(local)) == remote.sha256
+        return (known_sha256 or file_sha256(local)) == remote.sha256
     return git_blob_id(local.read_bytes()) == remote.blob_id
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from ocforge.cards.model_card import render_model_card
 from ocforge.publish.evals.dataset_ref import DatasetRelease, download_text, resolve_release
 from ocforge.publish.evals.run import EVALS_DIR
+from ocforge.publish.hashing import file_sha256, git_blob_id
 from ocforge.publish.models.checkpoint import CheckedCheckpoint, check_checkpoint, training_facts
 from ocforge.publish.versions import Version, VersionError
 
@@ -42,18 +43,6 @@ class ModelPublishResult:
     dry_run: bool = False
 
 
-def _git_blob_sha1(data: bytes) -> str:
-    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _remote_files(api: Any, repo_id: str, revision: str | None) -> dict[str, Any]:
     if revision is None:
         return {}
@@ -68,10 +57,10 @@ def _same(local: bytes | Path, remote: Any) -> bool:
     if remote is None:
         return False
     if getattr(remote, "lfs", None) is not None:
-        sha = hashlib.sha256(local).hexdigest() if isinstance(local, bytes) else _sha256(local)
+        sha = hashlib.sha256(local).hexdigest() if isinstance(local, bytes) else file_sha256(local)
         return sha == remote.lfs.sha256
     data = local if isinstance(local, bytes) else local.read_bytes()
-    return _git_blob_sha1(data) == remote.blob_id
+    return git_blob_id(data) == remote.blob_id
 
 
 def _version_tags(api: Any, repo_id: str) -> dict[str, str]:
