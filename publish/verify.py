@@ -74,29 +74,28 @@ def verify_release(
         children = []
         for i, configs in enumerate(groups):
             home = Path(tmp) / str(i)
+            home.mkdir()
             env = {
                 **os.environ,
                 **conn.client_env(),
                 "HF_HOME": str(home),
                 "HF_DATASETS_CACHE": str(home / "datasets"),
             }
-            children.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", "ocforge.publish.verify", repo_id, tag, *configs],
-                    env=env,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE,
-                    text=True,
-                )
-            )
+            # output to files, not pipes: a child blocked on a full pipe would wait for the
+            # other to finish first
+            with (home / "out").open("wb") as out, (home / "err").open("wb") as err:
+                command = [sys.executable, "-m", "ocforge.publish.verify", repo_id, tag, *configs]
+                children.append((home, subprocess.Popen(command, env=env, stdout=out, stderr=err)))
         failures = []
-        for child in children:
+        for home, child in children:
             try:
-                stdout, stderr = child.communicate(timeout=3600)
+                child.wait(timeout=3600)
             except subprocess.TimeoutExpired:
                 child.kill()
-                stdout, stderr = child.communicate()
+                child.wait()
+            stdout = (home / "out").read_text(encoding="utf-8", errors="replace")
             if child.returncode != 0:
+                stderr = (home / "err").read_text(encoding="utf-8", errors="replace")
                 failures.append("\n".join(stderr.strip().splitlines()[-15:]))
             else:
                 loaded.update(json.loads(stdout.strip().splitlines()[-1]))
