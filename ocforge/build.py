@@ -513,7 +513,6 @@ def build(recipe: Recipe, out_dir: Path, progress: Progress | None = None) -> Bu
             max_shard_rows=recipe.output.max_shard_rows,
             row_group_rows=recipe.output.row_group_rows,
         )
-        del table
         schemas[config] = schema
         outputs[config] = ConfigOutput(name=config, kind=kind, splits=splits)
         ledgers[config] = config_ledger(

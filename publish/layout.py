@@ -50,13 +50,13 @@ def shard_index(row_id: str, n_shards: int) -> int:
 
 
 def _arrow_table(rows: Iterable[dict[str, Any]], schema: pa.Schema, batch: int = 8192) -> pa.Table:
-    """Rows to Arrow a batch at a time, then one chunk per column: never a list of Python dicts
-    for the whole config (about three times its size)."""
+    """Rows to Arrow a batch at a time: only the Arrow copy of the rows is held, never a list
+    of Python dicts for the whole config (about three times its size)."""
     rows = iter(rows)
     batches = []
     while chunk := list(itertools.islice(rows, batch)):
         batches.append(pa.RecordBatch.from_pylist(chunk, schema=schema))
-    return pa.Table.from_batches(batches, schema=schema).combine_chunks()
+    return pa.Table.from_batches(batches, schema=schema)
 
 
 def _split_names(table: pa.Table, test_fraction: float, seed: int) -> np.ndarray:
