@@ -325,6 +325,12 @@ class IntermediateReader(BaseDiskReader):
         self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1
     ) -> DocumentsPipeline:
         if not self.by_rank:
+            # a stage that kept nothing wrote no shard: that is an outcome (every row removed),
+            # not an error, but datatrove's reader raises on an empty folder
+            if not self.data_folder.list_files(glob_pattern=self.glob_pattern):
+                if data:
+                    yield from data
+                return
             yield from super().run(data, rank, world_size)
             return
         if data:

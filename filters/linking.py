@@ -15,6 +15,7 @@ from typing import Any
 
 from datatrove.data import Document
 from datatrove.pipeline.filters.base_filter import BaseFilter
+from ocforge.filters.io import read_removed_rows
 from ocforge.filters.tally import TalliedFilter
 
 from ocforge.records import dedup_key, dialogue_id
@@ -23,13 +24,62 @@ UNKNOWN = "unknown_character"
 REMOVED = "character_removed"
 
 
-def write_character_index(path: Path, kept: dict[str, str], references: dict[str, str]) -> None:
-    """Save what the linking step needs: kept ``character_id -> profile`` and every known
-    source reference (source id or content id) -> ``character_id``."""
-    path.write_text(
-        json.dumps({"kept": kept, "references": references}, sort_keys=True, ensure_ascii=False),
-        encoding="utf-8",
-    )
+def _source_ref(record: dict[str, Any] | None, key: str) -> str | None:
+    """A character row's source reference; numeric ids are text, as the dialogue side reads them."""
+    value = (record or {}).get(key)
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return None
+    return str(value) or None
+
+
+def _why(row: dict[str, Any]) -> str:
+    detail = row.get("detail") or ""
+    return f"{row['outcome']} as {row['reason']}" + (f" ({detail})" if detail else "")
+
+
+def write_character_index(
+    path: Path, kept: list[dict[str, Any]], removed: list[Path], quarantined: list[Path]
+) -> set[str]:
+    """Save what the linking step needs, from the kept character records and the files of the
+    removed and quarantined character rows; return the source references of the characters
+    removed as duplicates (their dialogues are re-pointed, counted in the ledger).
+
+    The index holds the kept ``character_id -> profile``; every source reference (source id or
+    content id) -> the ``character_id`` its dialogues attach to; and, for each removed character,
+    why it was removed, which a dialogue dropped with it carries in its ``detail``.
+
+    The cascade rule: a character removed as a duplicate (exact, near or semantic) has its
+    dialogues re-pointed to the kept twin (``duplicate_of``); a character dropped by a filter or
+    quarantined takes its dialogues with it (``character_removed``)."""
+    references: dict[str, str] = {}
+    reasons: dict[str, str] = {}
+    twins: set[str] = set()
+    for record in kept:
+        source_ref = _source_ref(record.get("provenance"), "record")
+        if source_ref:
+            references.setdefault(source_ref, record["character_id"])
+    for row in read_removed_rows(removed):
+        record = row.get("record")
+        source_ref = _source_ref((record or {}).get("provenance"), "record")
+        if not record or not source_ref:
+            continue
+        target = record["character_id"]
+        if row["outcome"] == "duplicates" and row.get("duplicate_of"):
+            target = row["duplicate_of"]
+            twins.add(source_ref)
+        else:
+            reasons.setdefault(target, _why(row))
+        references.setdefault(source_ref, target)
+    # quarantined character rows carry their input record as read: its source id names them
+    for row in read_removed_rows(quarantined):
+        source_ref = _source_ref(row.get("record"), "character_id")
+        if source_ref:
+            target = references.setdefault(source_ref, f"quarantined:{source_ref}")
+            reasons.setdefault(target, _why(row))
+    index = {"kept": {r["character_id"]: r["profile"] for r in kept}, "references": references}
+    index["removed"] = reasons
+    path.write_text(json.dumps(index, sort_keys=True, ensure_ascii=False), encoding="utf-8")
+    return twins
 
 
 class _CharacterIndexStep(TalliedFilter, BaseFilter):
@@ -75,7 +125,8 @@ class CascadeCharacterRemoval(_CharacterIndexStep):
         cid = record["character_id"]
         if cid not in self.index["kept"]:
             where = f"{doc.metadata['input']}:{doc.metadata['line']}"
-            doc.metadata["detail"] = f"{where}: character {ref!r} was removed from the build"
+            why = self.index.get("removed", {}).get(cid, "removed by the build")
+            doc.metadata["detail"] = f"{where}: character {ref!r} was {why}"
             return False, REMOVED
         record["provenance"]["record"] = ref
         record["messages"] = [

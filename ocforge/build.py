@@ -47,12 +47,15 @@ from ocforge.filters.io import (
     intermediate_writer,
     iter_docs,
     link_duplicates,
-    read_removed_rows,
     removed_files,
     removed_writer,
 )
 from ocforge.filters.language import LanguageIdFilter
-from ocforge.filters.linking import CascadeCharacterRemoval, ResolveCharacter, write_character_index
+from ocforge.filters.linking import (
+    CascadeCharacterRemoval,
+    ResolveCharacter,
+    write_character_index,
+)
 from ocforge.filters.pii import PiiMasker
 from ocforge.filters.profile_quality import ProfileCompletenessFilter
 from ocforge.filters.quality import CharacterBreakFilter, ResponseLengthFilter, load_patterns
@@ -550,8 +553,12 @@ def build(recipe: Recipe, out_dir: Path, progress: Progress | None = None) -> Bu
         sum(i["records"] for i in inputs_manifest),
     )
     index_path = stages.work / "character_index.json"
-    kept_profiles, references, twins = _character_index(char_records, out_dir, chars.name)
-    write_character_index(index_path, kept_profiles, references)
+    twins = write_character_index(
+        index_path,
+        char_records,
+        removed_files(out_dir / "removed" / chars.name),
+        removed_files(out_dir / "quarantine" / chars.name),
+    )
 
     curated: dict[str, Curated] = {}
     n_inputs: dict[str, int] = {}
@@ -618,7 +625,7 @@ def build(recipe: Recipe, out_dir: Path, progress: Progress | None = None) -> Bu
         if repointed:
             ledgers[name].modified["repointed_to_kept_twin"] = repointed
 
-    ledger = Ledger(ledgers)
+    ledger = Ledger(ledgers, synthesis=_synthesis_set_aside(recipe, out_dir))
     progress("card and manifest")
     default = recipe.dialogues[0].config_name if recipe.dialogues else chars.name
     assert recipe.path is not None
@@ -658,7 +665,35 @@ def build(recipe: Recipe, out_dir: Path, progress: Progress | None = None) -> Bu
             manifest = write_card_and_manifest()
     shutil.rmtree(stages.work)
     ledger.check()
+    _check_min_rows(recipe, ledger)
     return BuildResult(out_dir=out_dir, outputs=outputs, ledger=ledger, manifest=manifest)
+
+
+def _synthesis_set_aside(recipe: Recipe, out_dir: Path) -> dict[str, Any]:
+    """What this build's synthesis quarantined or skipped, from its synthesis.json."""
+    manifest = out_dir / "synthesis" / "synthesis.json"
+    if recipe.synthesis is None or not manifest.is_file():
+        return {}
+    return orjson.loads(manifest.read_bytes())["ledger"].get("quarantine", {})
+
+
+def _check_min_rows(recipe: Recipe, ledger: Ledger) -> None:
+    """A config that kept fewer rows than its recipe's ``min_rows`` fails the build (the folder is
+    written for inspection). Without ``min_rows``, a config that kept nothing is an outcome."""
+    short = []
+    for cfg in [recipe.characters, *recipe.dialogues]:
+        name = cfg.name if isinstance(cfg.name, str) else cfg.config_name
+        counts = ledger.configs[name]
+        if counts.kept < cfg.min_rows:
+            removed = ", ".join(
+                f"{o} {counts.count(o)}" for o in ("dropped", "duplicates", "quarantined")
+            )
+            short.append(
+                f"config {name!r} kept {counts.kept} of {counts.input} input rows ({removed}), "
+                f"fewer than its min_rows {cfg.min_rows}"
+            )
+    if short:
+        raise BuildError("; ".join(short) + " (see release.json's ledger for the reasons)")
 
 
 def _count_sources(table: pa.Table, sources: set[str]) -> int:
@@ -667,41 +702,3 @@ def _count_sources(table: pa.Table, sources: set[str]) -> int:
         return 0
     records = pc.struct_field(table.column("provenance"), "record")
     return pc.sum(pc.is_in(records, value_set=pa.array(sorted(sources)))).as_py() or 0
-
-
-def _character_index(
-    kept: list[dict[str, Any]], out_dir: Path, config: str
-) -> tuple[dict[str, str], dict[str, str], set[str]]:
-    """Kept profiles by id; every source reference of a valid character row -> the id its
-    dialogues attach to; and the source references of characters removed as duplicates.
-
-    The cascade rule: a character removed as a duplicate (exact, near or semantic) has its
-    dialogues re-pointed to the kept twin (``duplicate_of``); a character dropped by a filter or
-    quarantined takes its dialogues with it (``character_removed``)."""
-    kept_profiles = {r["character_id"]: r["profile"] for r in kept}
-    references: dict[str, str] = {}
-    twins: set[str] = set()
-    removed = read_removed_rows(removed_files(out_dir / "removed" / config))
-    for record in kept:
-        source_ref = (record.get("provenance") or {}).get("record")
-        if source_ref:
-            references.setdefault(source_ref, record["character_id"])
-    for row in removed:
-        record = row.get("record")
-        if not record:
-            continue
-        source_ref = (record.get("provenance") or {}).get("record")
-        if not source_ref:
-            continue
-        target = record["character_id"]
-        if row["outcome"] == "duplicates" and row.get("duplicate_of"):
-            target = row["duplicate_of"]
-            twins.add(source_ref)
-        references.setdefault(source_ref, target)
-    # quarantined character rows: their dialogues are dropped as "character_removed" rather than
-    # quarantined as referring to a character that does not exist
-    for row in read_removed_rows(removed_files(out_dir / "quarantine" / config)):
-        source_ref = (row.get("record") or {}).get("character_id")
-        if isinstance(source_ref, str):
-            references.setdefault(source_ref, f"quarantined:{source_ref}")
-    return kept_profiles, references, twins

@@ -120,6 +120,16 @@ def build(
         f"[green]built[/] {result.out_dir}: kept {totals['kept']} of {totals['input']} input rows "
         f"(dropped {totals['dropped']}, duplicates {totals['duplicates']}, quarantined {totals['quarantined']})"
     )
+    if result.ledger.synthesis:
+        console.print(
+            f"synthesis set aside {result.ledger.synthesis_total()} rows before curation "
+            "(see the ledger in release.json or 'ocforge inspect')"
+        )
+    for name, led in result.ledger.configs.items():
+        if led.kept == 0:
+            console.print(
+                f"[yellow]config {name} kept no rows[/] (input {led.input}; see the ledger)"
+            )
 
 
 @app.command()

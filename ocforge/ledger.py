@@ -51,6 +51,10 @@ class ConfigLedger:
 @dataclass
 class Ledger:
     configs: dict[str, ConfigLedger]
+    # what synthesis set aside before curation (``stage -> outcome -> reason -> rows``): input
+    # rows it could not read, profiles and answers the model got wrong, characters it skipped.
+    # Outside the configs' invariant, whose input is what synthesis wrote.
+    synthesis: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Ledger:
@@ -64,8 +68,13 @@ class Ledger:
                     modified=dict(d.get("modified", {})),
                 )
                 for name, d in data["configs"].items()
-            }
+            },
+            synthesis=data.get("synthesis", {}),
         )
+
+    def synthesis_total(self) -> int:
+        """Rows synthesis set aside before curation (0 for a build without synthesis)."""
+        return sum(n for o in self.synthesis.values() for r in o.values() for n in r.values())
 
     def totals(self) -> dict[str, int]:
         out = {"input": 0, "kept": 0, **dict.fromkeys(OUTCOMES, 0)}
@@ -79,17 +88,23 @@ class Ledger:
     def summary(self) -> str:
         """One line: ``input N = kept K + dropped D + duplicates U + quarantined Q``."""
         t = self.totals()
-        return (
+        line = (
             f"input {t['input']} = kept {t['kept']} + dropped {t['dropped']}"
             f" + duplicates {t['duplicates']} + quarantined {t['quarantined']}"
         )
+        if self.synthesis:
+            line += f"; before curation, synthesis set aside {self.synthesis_total()}"
+        return line
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "configs": {name: led.to_dict() for name, led in self.configs.items()},
             "total": self.totals(),
             "invariant": "input == kept + dropped + duplicates + quarantined",
         }
+        if self.synthesis:
+            out["synthesis"] = self.synthesis
+        return out
 
     def check(self) -> None:
         """Raise :class:`LedgerError` naming every config whose rows do not add up."""
@@ -122,6 +137,11 @@ class Ledger:
             for o in OUTCOMES:
                 for reason, n in sorted(led.reasons.get(o, {}).items()):
                     out.append({"config": name, "outcome": o, "reason": reason, "rows": n})
+        for stage, outcomes in self.synthesis.items():
+            for outcome, reasons in outcomes.items():
+                for reason, n in reasons.items():
+                    config = f"synthesis: {stage}"
+                    out.append({"config": config, "outcome": outcome, "reason": reason, "rows": n})
         return out
 
 

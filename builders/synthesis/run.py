@@ -35,6 +35,19 @@ from ocforge.builders.synthesis.inputs import (
     read_personas,
     read_questions,
 )
+from ocforge.builders.synthesis.items import (
+    dialogue_request,
+    dialogue_row,
+    generation,
+    profile_request,
+    quarantine_row,
+)
+from ocforge.builders.synthesis.ledger import (
+    check_complete,
+    check_ledger,
+    quarantine_counts,
+    stage_tally,
+)
 from ocforge.builders.synthesis.prompts import PromptTemplate, load_prompt
 from ocforge.builders.synthesis.rollouts import DialogueRollout, ProfileRollout
 from ocforge.builders.synthesis.runner import (
@@ -44,13 +57,11 @@ from ocforge.builders.synthesis.runner import (
     write_requests,
 )
 
-from ocforge.errors import LedgerError, SynthesisError
+from ocforge.errors import SynthesisError
 from ocforge.recipe import InputSpec, Recipe, SynthesisSettings
-from ocforge.records import content_id
 
 Progress = Callable[[str], None]
 _OWNED = ("characters.jsonl", "quarantine", "synthesis.json", ".work")
-STATUSES = ("ok", "quarantined", "failed")
 
 
 @dataclass
@@ -115,49 +126,6 @@ def _prepare(out_dir: Path, fingerprint: str, fresh: bool) -> Path:
     return work
 
 
-def _generation(synth: SynthesisSettings, prompt: PromptTemplate, result: dict[str, Any]) -> dict:
-    last = result["attempts"][-1] if result.get("attempts") else {}
-    return {
-        "backend": synth.backend.type,
-        "model": synth.backend.model,
-        "params": generation_params(synth.generation),
-        "prompt": prompt.provenance,
-        "attempts": len(result.get("attempts", [])),
-        "finish_reason": last.get("finish_reason"),
-        "usage": last.get("usage"),
-        "request_sha256": last.get("messages_sha256"),
-    }
-
-
-def _stage_tally(docs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Per stage: items by status and requests sent/answered/failed, from the saved results."""
-    items = dict.fromkeys(STATUSES, 0)
-    answered = failed = 0
-    for doc in docs:
-        result = doc["metadata"]["rollout_results"][0]
-        items[result["status"]] += 1
-        answered += len(result.get("attempts", []))
-        failed += result.get("requests_failed", 0)
-    return {
-        "items": len(docs),
-        **items,
-        "requests": {"sent": answered + failed, "answered": answered, "failed": failed},
-    }
-
-
-def _quarantine_row(stage: str, doc: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
-    meta = {k: v for k, v in doc["metadata"].items() if k != "rollout_results"}
-    return {
-        "stage": stage,
-        "id": doc["id"],
-        "outcome": "failed" if result["status"] == "failed" else "quarantined",
-        "reason": result["reason"],
-        "detail": result["detail"],
-        "request": meta,
-        "raw": [a["text"] for a in result.get("attempts", [])],
-    }
-
-
 def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     data = b"".join(orjson.dumps(r, option=orjson.OPT_APPEND_NEWLINE) for r in rows)
@@ -165,17 +133,6 @@ def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> str:
     tmp.write_bytes(data)
     tmp.replace(path)
     return hashlib.sha256(data).hexdigest()
-
-
-def _check_complete(stage: str, requests: list[dict], results: list[dict]) -> None:
-    sent = {d["id"] for d in requests}
-    got = [d["id"] for d in results]
-    missing, extra = sent - set(got), set(got) - sent
-    if missing or extra or len(got) != len(set(got)):
-        raise LedgerError(
-            f"synthesis stage {stage!r}: {len(requests)} requests, {len(got)} results "
-            f"({len(missing)} missing, {len(extra)} unexpected, {len(got) - len(set(got))} repeated)"
-        )
 
 
 def synthesize(
@@ -191,15 +148,29 @@ def synthesize(
     if synth is None:
         raise SynthesisError(f"recipe {recipe.path}: has no 'synthesis:' section")
     progress = progress or (lambda _msg: None)
+    prompts = _load_prompts(synth)
+    progress("synthesis: read inputs")
+    inputs = _read_inputs(recipe, synth)
     out_dir = out_dir.resolve()
+    work = _prepare(out_dir, _fingerprint(recipe, inputs, prompts), fresh)
+    run = _SynthesisRun(recipe, synth, out_dir, work, prompts, inputs, progress)
+    characters = run.screen(run.profiles())
+    run.write_characters(characters)
+    if synth.dialogues:
+        run.dialogues(characters)
+    return run.finish()
 
+
+def _load_prompts(synth: SynthesisSettings) -> dict[str, PromptTemplate]:
     prompts: dict[str, PromptTemplate] = {}
     if synth.characters.personas is not None:
         prompts["profile"] = load_prompt(synth.characters.personas.prompt)
     for d in synth.dialogues:
         prompts[d.strategy] = load_prompt(d.prompt_path)
+    return prompts
 
-    progress("synthesis: read inputs")
+
+def _read_inputs(recipe: Recipe, synth: SynthesisSettings) -> Inputs:
     inputs = Inputs()
     if synth.characters.personas is not None:
         specs = synth.characters.personas.inputs
@@ -207,44 +178,51 @@ def synthesize(
     read_characters([(_label(recipe, s), s) for s in synth.characters.inputs], inputs)
     for corpus in synth.questions:
         read_questions(corpus.corpus, [(_label(recipe, s), s) for s in corpus.inputs], inputs)
+    return inputs
 
-    work = _prepare(out_dir, _fingerprint(recipe, inputs, prompts), fresh)
-    config = inference_config(synth.backend, synth.generation, work / "server-logs")
-    stages: dict[str, Any] = {}
-    quarantine: dict[str, list[dict[str, Any]]] = {"inputs": inputs.quarantine}
 
-    # 1. profiles
-    characters = [{**c, "generator": "import"} for c in inputs.characters]
-    if synth.characters.personas is not None:
-        settings = synth.characters.personas
-        requests = [
-            {
-                "id": f"persona-{p['persona_id']}",
-                "text": p["persona"],
-                "metadata": {
-                    "persona_id": p["persona_id"],
-                    "persona": p["persona"],
-                    "input": p["where"],
-                    "source": p["source"],
-                },
-            }
-            for p in inputs.personas
-        ]
-        progress(f"synthesis: profiles ({len(requests)} personas)")
-        write_requests(work / "requests" / "profiles", requests)
+class _SynthesisRun:
+    """The stages of one ``synthesize`` call, in order: :meth:`profiles`, :meth:`screen`,
+    :meth:`write_characters`, :meth:`dialogues`, :meth:`finish`. Each stage records its tally in
+    ``stages``, its unusable items in ``quarantine`` and its files in ``outputs``."""
+
+    def __init__(self, recipe, synth, out_dir, work, prompts, inputs, progress):
+        self.recipe, self.synth, self.out_dir, self.work = recipe, synth, out_dir, work
+        self.prompts, self.inputs, self.progress = prompts, inputs, progress
+        self.config = inference_config(synth.backend, synth.generation, work / "server-logs")
+        self.stages: dict[str, Any] = {}
+        self.quarantine: dict[str, list[dict[str, Any]]] = {"inputs": inputs.quarantine}
+        self.outputs: dict[str, str] = {}  # file name -> sha256
+        self.counts: dict[str, int] = {}
+        self.assignment: dict[str, Any] = {
+            "characters_per_question": synth.assignment.characters_per_question,
+            "seed": synth.assignment.seed,
+            "pool": 0,
+            "questions": 0,
+            "pairs": 0,
+        }
+
+    def profiles(self) -> list[dict[str, Any]]:
+        """Imported characters, plus a profile generated for every persona."""
+        characters = [{**c, "generator": "import"} for c in self.inputs.characters]
+        settings = self.synth.characters.personas
+        if settings is None:
+            return characters
+        requests = [profile_request(p) for p in self.inputs.personas]
+        self.progress(f"synthesis: profiles ({len(requests)} personas)")
+        write_requests(self.work / "requests" / "profiles", requests)
         rollout = ProfileRollout(
-            prompts["profile"], settings.max_attempts, synth.backend.request_timeout_s
+            self.prompts["profile"], settings.max_attempts, self.synth.backend.request_timeout_s
         )
-        docs = run_stage("profiles", work, rollout, config, synth.records_per_chunk)
-        _check_complete("profiles", requests, docs)
+        docs = run_stage("profiles", self.work, rollout, self.config, self.synth.records_per_chunk)
+        check_complete("profiles", requests, docs)
         docs.sort(key=lambda doc: doc["id"])  # results arrive in completion order
-        stages["profiles"] = _stage_tally(docs)
-        quarantine["profiles"] = []
+        self.stages["profiles"] = stage_tally(docs)
+        self.quarantine["profiles"] = []
         for doc in docs:
-            result = doc["metadata"]["rollout_results"][0]
-            meta = doc["metadata"]
+            result, meta = doc["metadata"]["rollout_results"][0], doc["metadata"]
             if result["status"] != "ok":
-                quarantine["profiles"].append(_quarantine_row("profiles", doc, result))
+                self.quarantine["profiles"].append(quarantine_row("profiles", doc, result))
                 continue
             characters.append(
                 {
@@ -254,163 +232,137 @@ def synthesize(
                     "profile": result["profile"],
                     "name": result["fields"]["name"],
                     "source": meta["source"],
-                    "generator": synth.backend.model,
-                    "generation": _generation(synth, prompts["profile"], result),
+                    "generator": self.synth.backend.model,
+                    "generation": generation(self.synth, self.prompts["profile"], result),
                 }
             )
-    characters.sort(key=lambda c: c["character_id"])
-    character_rows = [{k: v for k, v in c.items() if k != "where"} for c in characters]
-    outputs = {"characters.jsonl": _write_jsonl(out_dir / "characters.jsonl", character_rows)}
-    counts = {"characters.jsonl": len(character_rows)}
+        return characters
 
-    # 2. assignment and 3. dialogues
-    pool = [c["character_id"] for c in characters]
-    assignment = {
-        "characters_per_question": synth.assignment.characters_per_question,
-        "seed": synth.assignment.seed,
-        "pool": len(pool),
-        "questions": 0,
-        "pairs": 0,
-    }
-    requests = []
-    skipped: dict[str, int] = {}
-    if synth.dialogues:
-        if not pool:
-            raise SynthesisError(
-                "no character to assign questions to: every profile was quarantined or failed "
-                f"(see {out_dir / 'quarantine'})"
+    def screen(self, characters: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The characters that ``ocforge build`` would keep: no request is spent on the others."""
+        return characters
+
+    def write_characters(self, characters: list[dict[str, Any]]) -> None:
+        characters.sort(key=lambda c: c["character_id"])
+        rows = [{k: v for k, v in c.items() if k != "where"} for c in characters]
+        self._write("characters.jsonl", rows)
+
+    def _write(self, name: str, rows: list[dict[str, Any]]) -> None:
+        self.outputs[name] = _write_jsonl(self.out_dir / name, rows)
+        self.counts[name] = len(rows)
+
+    def _assign(self, pool: list[str]) -> dict[tuple[str, str], list[str]]:
+        """The characters answering each question, drawn with the recipe's seed."""
+        per_question, seed = (
+            self.synth.assignment.characters_per_question,
+            self.synth.assignment.seed,
+        )
+        assigned = {
+            (corpus, q["question_id"]): assign_characters(
+                f"{corpus}:{q['question_id']}", pool, per_question, seed
             )
-        assigned: dict[tuple[str, str], list[str]] = {}
-        for corpus, rows in inputs.questions.items():
-            for q in rows:
-                assigned[(corpus, q["question_id"])] = assign_characters(
-                    f"{corpus}:{q['question_id']}",
-                    pool,
-                    synth.assignment.characters_per_question,
-                    synth.assignment.seed,
-                )
-        assignment["questions"] = len(assigned)
-        assignment["pairs"] = sum(len(v) for v in assigned.values())
-        for d in synth.dialogues:
+            for corpus, rows in self.inputs.questions.items()
+            for q in rows
+        }
+        self.assignment.update(
+            pool=len(pool),
+            questions=len(assigned),
+            pairs=sum(len(v) for v in assigned.values()),
+        )
+        return assigned
+
+    def _dialogue_requests(self, pool: list[str]) -> tuple[list[dict], dict[str, int]]:
+        assigned = self._assign(pool)
+        requests: list[dict[str, Any]] = []
+        skipped: dict[str, int] = {}
+        for d in self.synth.dialogues:
             skipped[d.strategy] = 0
             for corpus in d.corpora:
-                for q in inputs.questions[corpus]:
+                for q in self.inputs.questions[corpus]:
                     if d.strategy == "rewrite" and q["original_response"] is None:
                         skipped[d.strategy] += 1  # R needs the corpus' answer
                         continue
                     for cid in assigned[(corpus, q["question_id"])]:
-                        meta = {
-                            "order": len(requests),
-                            "strategy": d.strategy,
-                            "character_id": cid,
-                            "question_id": q["question_id"],
-                            "source_corpus": corpus,
-                            "question": q["question"],
-                            "input": q["where"],
-                        }
-                        if d.strategy == "rewrite":
-                            meta["original_response"] = q["original_response"]
-                        requests.append(
-                            {
-                                "id": content_id(
-                                    "request", d.strategy, cid, corpus, q["question_id"]
-                                ),
-                                "text": q["question"],
-                                "metadata": meta,
-                            }
-                        )
-        progress(f"synthesis: dialogues ({len(requests)} requests)")
-        write_requests(work / "requests" / "dialogues", requests)
+                        requests.append(dialogue_request(d.strategy, cid, corpus, q, len(requests)))
+        return requests, skipped
+
+    def dialogues(self, characters: list[dict[str, Any]]) -> None:
+        """Assign characters to questions and answer them in character, per strategy."""
+        if not characters:
+            raise SynthesisError(
+                "no character to assign questions to: every profile was quarantined or failed "
+                f"(see {self.out_dir / 'quarantine'})"
+            )
+        requests, skipped = self._dialogue_requests([c["character_id"] for c in characters])
+        self.progress(f"synthesis: dialogues ({len(requests)} requests)")
+        write_requests(self.work / "requests" / "dialogues", requests)
         profiles = {
             c["character_id"]: {"profile": c["profile"], "name": c["name"]} for c in characters
         }
         rollout = DialogueRollout(
-            {d.strategy: prompts[d.strategy] for d in synth.dialogues},
-            synth.backend.request_timeout_s,
+            {d.strategy: self.prompts[d.strategy] for d in self.synth.dialogues},
+            self.synth.backend.request_timeout_s,
         )
         docs = run_stage(
             "dialogues",
-            work,
+            self.work,
             rollout,
-            config,
-            synth.records_per_chunk,
+            self.config,
+            self.synth.records_per_chunk,
             shared_context={"characters": profiles},
         )
-        _check_complete("dialogues", requests, docs)
+        check_complete("dialogues", requests, docs)
         docs.sort(key=lambda doc: doc["metadata"]["order"])
-        for d in synth.dialogues:
+        for d in self.synth.dialogues:
             mine = [doc for doc in docs if doc["metadata"]["strategy"] == d.strategy]
-            stages[d.strategy] = {**_stage_tally(mine), "skipped_no_answer": skipped[d.strategy]}
-            rows, quarantine[d.strategy] = [], []
+            self.stages[d.strategy] = {
+                **stage_tally(mine),
+                "skipped_no_answer": skipped[d.strategy],
+            }
+            rows, self.quarantine[d.strategy] = [], []
             for doc in mine:
                 result, meta = doc["metadata"]["rollout_results"][0], doc["metadata"]
                 if result["status"] != "ok":
-                    quarantine[d.strategy].append(_quarantine_row(d.strategy, doc, result))
+                    self.quarantine[d.strategy].append(quarantine_row(d.strategy, doc, result))
                     continue
-                row = {
-                    "character_id": meta["character_id"],
-                    "question_id": meta["question_id"],
-                    "source_corpus": meta["source_corpus"],
-                    "question": meta["question"],
-                    "response": result["response"],
-                }
-                if d.strategy == "rewrite":
-                    row["original_response"] = meta["original_response"]
-                row["strategy"] = d.strategy
-                row["generation"] = _generation(synth, prompts[d.strategy], result)
+                row = dialogue_row(d.strategy, meta, result)
+                row["generation"] = generation(self.synth, self.prompts[d.strategy], result)
                 rows.append(row)
-            name = f"dialogues-{d.strategy}.jsonl"
-            outputs[name] = _write_jsonl(out_dir / name, rows)
-            counts[name] = len(rows)
+            self._write(f"dialogues-{d.strategy}.jsonl", rows)
 
-    for stage, rows in quarantine.items():
-        path = out_dir / "quarantine" / f"{stage}.jsonl"
-        if rows or path.exists():
-            _write_jsonl(path, rows)
-
-    ledger = {
-        "inputs": {k: t.as_dict() for k, t in inputs.tallies.items()},
-        "assignment": assignment,
-        "stages": stages,
-    }
-    manifest = {
-        "recipe": recipe.name,
-        "recipe_sha256": recipe.sha256,
-        "backend": {
-            "type": synth.backend.type,
-            "model": synth.backend.model,
-            "endpoint_url": synth.backend.endpoint_url,  # never the key: only its variable name
-            "api_key_env": synth.backend.api_key_env,
-        },
-        "generation": generation_params(synth.generation),
-        "prompts": {k: p.provenance for k, p in prompts.items()},
-        "inputs": inputs.fingerprints,
-        "outputs": {k: {"rows": counts[k], "sha256": v} for k, v in outputs.items()},
-        "ledger": ledger,
-    }
-    (out_dir / "synthesis.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    check_ledger(ledger)
-    return SynthResult(out_dir=out_dir, ledger=ledger, outputs={k: out_dir / k for k in outputs})
-
-
-def check_ledger(ledger: dict[str, Any]) -> None:
-    """``read == valid + duplicates + quarantined`` per input kind; ``items == ok + quarantined +
-    failed`` and ``sent == answered + failed`` per stage.
-
-    Raises:
-        LedgerError: naming the first count that does not add up.
-    """
-    for kind, t in ledger["inputs"].items():
-        if t["read"] != t["valid"] + t["duplicates"] + t["quarantined"]:
-            raise LedgerError(
-                f"synthesis inputs {kind}: read != valid + duplicates + quarantined ({t})"
-            )
-    for stage, t in ledger["stages"].items():
-        if t["items"] != sum(t[s] for s in STATUSES):
-            raise LedgerError(f"synthesis stage {stage}: items != ok + quarantined + failed ({t})")
-        r = t["requests"]
-        if r["sent"] != r["answered"] + r["failed"]:
-            raise LedgerError(f"synthesis stage {stage}: sent != answered + failed ({r})")
+    def finish(self) -> SynthResult:
+        """Write the quarantine files and synthesis.json; check the ledger."""
+        for stage, rows in self.quarantine.items():
+            path = self.out_dir / "quarantine" / f"{stage}.jsonl"
+            if rows or path.exists():
+                _write_jsonl(path, rows)
+        ledger = {
+            "inputs": {k: t.as_dict() for k, t in self.inputs.tallies.items()},
+            "assignment": self.assignment,
+            "stages": self.stages,
+            "quarantine": quarantine_counts(self.quarantine),
+        }
+        backend = self.synth.backend
+        manifest = {
+            "recipe": self.recipe.name,
+            "recipe_sha256": self.recipe.sha256,
+            "backend": {
+                "type": backend.type,
+                "model": backend.model,
+                "endpoint_url": backend.endpoint_url,  # never the key: only its variable name
+                "api_key_env": backend.api_key_env,
+            },
+            "generation": generation_params(self.synth.generation),
+            "prompts": {k: p.provenance for k, p in self.prompts.items()},
+            "inputs": self.inputs.fingerprints,
+            "outputs": {k: {"rows": self.counts[k], "sha256": v} for k, v in self.outputs.items()},
+            "ledger": ledger,
+        }
+        text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+        (self.out_dir / "synthesis.json").write_text(text)
+        check_ledger(ledger)
+        outputs = {k: self.out_dir / k for k in self.outputs}
+        return SynthResult(out_dir=self.out_dir, ledger=ledger, outputs=outputs)
 
 
 def resolve_synthesized_inputs(recipe: Recipe, synth_dir: Path) -> Recipe:
@@ -432,4 +384,10 @@ def resolve_synthesized_inputs(recipe: Recipe, synth_dir: Path) -> Recipe:
     return recipe.model_copy(update={"characters": characters, "dialogues": dialogues})
 
 
-__all__ = ["SynthResult", "check_ledger", "resolve_synthesized_inputs", "synthesize"]
+__all__ = [
+    "SynthResult",
+    "check_ledger",
+    "quarantine_counts",
+    "resolve_synthesized_inputs",
+    "synthesize",
+]
