@@ -166,6 +166,8 @@ class CharactersConfig(_Strict):
 
     name: str = "characters"
     inputs: list[InputSpec] = Field(min_length=1)
+    # fewer kept rows than this fails the build (0 kept rows is otherwise a normal outcome)
+    min_rows: int = Field(default=0, ge=0)
 
     @field_validator("inputs")
     @classmethod
@@ -179,6 +181,7 @@ class DialogueConfig(_Strict):
     strategy: Literal["rewrite", "generate"]
     name: str | None = None
     inputs: list[InputSpec] = Field(min_length=1)
+    min_rows: int = Field(default=0, ge=0)  # as CharactersConfig.min_rows
 
     @field_validator("inputs")
     @classmethod
@@ -578,14 +581,43 @@ class SynthesisSettings(_Strict):
         strategies = [d.strategy for d in self.dialogues]
         if len(set(strategies)) != len(strategies):
             raise ValueError("each dialogue strategy may appear once in synthesis.dialogues")
-        for d in self.dialogues:
-            unknown = sorted(set(d.corpora) - set(corpora))
-            if unknown:
-                raise ValueError(
-                    f"synthesis.dialogues ({d.strategy}) names unknown corpora "
-                    f"{', '.join(unknown)}: expected among {', '.join(corpora) or '(no questions)'}"
-                )
+        problems = _unknown_corpora(corpora, [(d.strategy, d.corpora) for d in self.dialogues])
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
+
+
+def _unknown_corpora(corpora: list[str], dialogues: list[tuple[Any, Any]]) -> list[str]:
+    """One message per synthesis dialogue naming corpora that no ``questions`` entry defines."""
+    out = []
+    for strategy, named in dialogues:
+        unknown = sorted({str(c) for c in named} - set(corpora)) if isinstance(named, list) else []
+        if unknown:
+            out.append(
+                f"synthesis.dialogues ({strategy}) names unknown corpora "
+                f"{', '.join(unknown)}: expected among {', '.join(corpora) or '(no questions)'}"
+            )
+    return out
+
+
+def _reference_problems(data: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]]:
+    """Cross-reference checks over the raw YAML, for when other keys failed validation: pydantic
+    runs a model's own checks only once all its fields are valid, and a recipe with several
+    mistakes should report all of them at once."""
+    synthesis = data.get("synthesis")
+    if not isinstance(synthesis, dict):
+        return []
+    questions = synthesis.get("questions")
+    dialogues = synthesis.get("dialogues")
+    if not isinstance(questions, list) or not isinstance(dialogues, list):
+        return []
+    corpora = [str(q["corpus"]) for q in questions if isinstance(q, dict) and "corpus" in q]
+    out = []
+    for i, d in enumerate(dialogues):
+        if isinstance(d, dict):
+            for msg in _unknown_corpora(corpora, [(d.get("strategy"), d.get("corpora"))]):
+                out.append((("synthesis", "dialogues", i, "corpora"), msg))
+    return out
 
 
 class Recipe(_Strict):
@@ -703,12 +735,13 @@ def load_recipe(path: str | Path) -> Recipe:
     try:
         recipe = Recipe.model_validate(data, context={"base_dir": path.resolve().parent})
     except ValidationError as exc:
+        found = [(tuple(err["loc"]), _describe(err)) for err in exc.errors()]
+        found += [p for p in _reference_problems(data) if not any(p[1] in m for _, m in found)]
         problems = []
-        for err in exc.errors():
-            loc = tuple(err["loc"])
+        for loc, message in found:
             line = _line_of(root, loc)
             where = f"{shown}:{line}" if line else shown
-            problems.append(f"{where}: {_yaml_path(loc)}: {_describe(err)}")
+            problems.append(f"{where}: {_yaml_path(loc)}: {message}")
         raise RecipeError(shown, problems) from None
     return recipe.model_copy(
         update={"path": path.resolve(), "sha256": hashlib.sha256(raw).hexdigest()}
