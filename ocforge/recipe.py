@@ -8,6 +8,7 @@ errors, so a typo never silently falls back to a default.
 from __future__ import annotations
 
 import hashlib
+import importlib.resources
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,7 +26,10 @@ from pydantic import (
 from ocforge.errors import RecipeError
 from ocforge.records import PROFILE_FIELDS
 
-CONFIGS_DIR = Path(__file__).resolve().parent.parent / "configs"
+# the bundled defaults (character-break list, prompt and lm-eval templates, the demo) are package
+# data of ``ocforge.configs``: the repository's configs/ folder in a checkout, installed with the
+# wheel elsewhere (a plain folder in both, so paths to them can be passed around)
+CONFIGS_DIR = Path(str(importlib.resources.files("ocforge.configs")))
 DEFAULT_CHARACTER_BREAKS = CONFIGS_DIR / "character_breaks.yaml"
 DEMO_RECIPE = CONFIGS_DIR / "demo" / "recipe.yaml"
 PROMPTS_DIR = CONFIGS_DIR / "prompts"
