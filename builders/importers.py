@@ -4,14 +4,17 @@ Each importer knows the columns of a released format and how they become record 
 recipe's ``fields:`` renames those columns (``{instruction: prompt}`` reads Alpaca's instruction
 from a column called ``prompt``). A row that does not have the expected shape raises
 :class:`RowImportError` with a reason code, which the validation step turns into a quarantined
-row with its file, line and the field at fault.
+row with its file, line and the field at fault; every message names the source column and our
+field: ``column 'synthesized text' (question): ...``.
 
 Formats (columns by default):
 
 - ``opencharacter``: the OpenCharacter release's character rows (``character_id``, ``persona``,
   ``character`` = free-text profile starting ``Name:``); the profile is parsed later.
 - ``personahub``: Persona Hub's persona rows (``persona``).
-- ``lima``: LIMA rows (``conversations`` = [question, answer, ...]; the first exchange is used).
+- ``lima``: LIMA rows (``conversations`` = [question, answer, ...]). The first exchange is used;
+  a row with more turns gets ``dropped_turns`` (how many turns were left out) so that synthesis
+  can count them.
 - ``alpaca``: Alpaca rows (``instruction``, ``input``, ``output``): the question is the instruction
   followed by the input, when there is one.
 - ``ph-instruct``: Persona Hub's synthesized instructions (``synthesized text``), no answer.
@@ -75,27 +78,39 @@ def _text(raw: dict[str, Any], columns: dict[str, str], key: str, *, required: b
 
 
 def _opencharacter(raw: dict[str, Any], columns: dict[str, str]) -> dict[str, Any]:
-    # renaming only: the validation step parses the profile and reports what is missing
-    return _take(raw, columns, ("character_id", "persona", "profile"))
+    # types are checked here, to name the column; the validation step parses the profile
+    persona = _text(raw, columns, "persona", required=True)
+    profile = _text(raw, columns, "profile", required=True)
+    return {**_take(raw, columns, ("character_id",)), "persona": persona, "profile": profile}
 
 
 def _personahub(raw: dict[str, Any], columns: dict[str, str]) -> dict[str, Any]:
-    return _take(raw, columns, ("persona",))
+    return {"persona": _text(raw, columns, "persona", required=True)}
 
 
 def _lima(raw: dict[str, Any], columns: dict[str, str]) -> dict[str, Any]:
     column = columns["conversations"]
     turns = raw.get(column)
     if turns is None:
-        raise RowImportError("missing_field", f"column '{column}': required column is missing")
+        raise RowImportError(
+            "missing_field", f"column '{column}' (conversations): required column is missing"
+        )
     if not isinstance(turns, list) or not turns or not all(isinstance(t, str) for t in turns):
+        if not isinstance(turns, list):
+            got = type(turns).__name__
+        else:
+            odd = next((t for t in turns if not isinstance(t, str)), None)
+            got = f"a list holding {type(odd).__name__}" if turns else "an empty list"
         raise RowImportError(
             "wrong_type",
-            f"column '{column}': expected a non-empty list of strings [question, answer, ...]",
+            f"column '{column}' (conversations): expected a non-empty list of strings "
+            f"[question, answer, ...], got {got}",
         )
     record: dict[str, Any] = {"question": turns[0], **_take(raw, columns, ("question_id",))}
     if len(turns) >= 2:
         record["original_response"] = turns[1]
+    if len(turns) > 2:  # a multi-turn conversation: only its first exchange is used
+        record["dropped_turns"] = len(turns) - 2
     return record
 
 

@@ -1,8 +1,11 @@
-"""Read recipe inputs (local JSONL/Parquet files or Hub datasets) into datatrove Documents.
+"""Read recipe inputs (local JSONL, JSON-array or Parquet files, or Hub datasets) into
+datatrove Documents.
 
 Unlike datatrove's stock readers, nothing is skipped here: a line that is not valid JSON, not
-UTF-8 or not an object still becomes a Document (carrying its error) so that the validation step
-can quarantine it with its file and line, and the ledger can account for it.
+UTF-8, not an object, too large or too deeply nested still becomes a Document (carrying its
+error, see :mod:`ocforge.builders.input_formats`) so that the validation step can quarantine it
+with its file and line, and the ledger can account for it. A file that does not hold its
+declared format at all is an error naming the file, the format and what the file starts with.
 """
 
 from __future__ import annotations
@@ -16,9 +19,18 @@ from typing import Any
 
 from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
-from ocforge.builders.importers import RowImportError, import_row
+from pydantic import BaseModel
 
-from ocforge.recipe import InputSpec
+from ocforge.builders.format_check import format_problem
+from ocforge.builders.importers import RowImportError, import_row
+from ocforge.builders.input_formats import (
+    Row,
+    decode_line,
+    iter_json_array,
+    read_lines,
+)
+from ocforge.errors import BuildError, RecipeError
+from ocforge.recipe import InputSpec, Recipe
 
 
 def map_fields(raw: dict[str, Any], spec: InputSpec, fields: tuple[str, ...]) -> dict[str, Any]:
@@ -44,7 +56,10 @@ def _part_start(fh, offset: int) -> tuple[int, int]:
     if offset <= 0:
         return 0, 1
     fh.seek(offset - 1)
-    fh.readline()  # finish the line holding byte offset - 1: the next one starts the part
+    # finish the line holding byte offset - 1 (the next one starts the part), in blocks: it may
+    # be a hostile line of any length
+    while (block := fh.readline(1 << 20)) and not block.endswith(b"\n"):
+        pass
     start = fh.tell()
     fh.seek(0)
     newlines, remaining = 0, start
@@ -55,9 +70,7 @@ def _part_start(fh, offset: int) -> tuple[int, int]:
     return start, newlines + 1
 
 
-def _iter_jsonl(
-    path: Path, part: int = 0, parts: int = 1
-) -> Iterator[tuple[int, dict[str, Any] | None, str, str | None]]:
+def _iter_jsonl(path: Path, part: int = 0, parts: int = 1) -> Iterator[Row]:
     """Yield ``(line_number, object_or_None, raw_text, error)`` for every non-blank line.
 
     With ``parts > 1`` only the lines that start in byte range ``part`` of ``parts`` equal ranges
@@ -68,35 +81,17 @@ def _iter_jsonl(
     with path.open("rb") as fh:
         position, first = _part_start(fh, begin)
         fh.seek(position)
-        for number, raw_line in enumerate(fh, start=first):
+        for number, line in enumerate(read_lines(fh), start=first):
             if position >= end:
                 break
-            position += len(raw_line)
-            if not raw_line.strip():
+            position += line.size
+            if line.blank:
                 continue
-            try:
-                text = raw_line.decode("utf-8").rstrip("\r\n")
-            except UnicodeDecodeError as exc:
-                text = raw_line.decode("utf-8", errors="replace").rstrip("\r\n")
-                yield number, None, text, f"invalid_utf8: {exc.reason} at byte {exc.start}"
-                continue
-            try:
-                obj = json.loads(text)
-            except json.JSONDecodeError as exc:
-                yield number, None, text, f"malformed_json: {exc.msg} (column {exc.colno})"
-                continue
-            if not isinstance(obj, dict):
-                yield (
-                    number,
-                    None,
-                    text,
-                    f"not_an_object: expected a JSON object, got {type(obj).__name__}",
-                )
-                continue
-            yield number, obj, text, None
+            obj, text, error = decode_line(line)
+            yield number, obj, text, error
 
 
-def _iter_parquet(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str, str | None]]:
+def _iter_parquet(path: Path) -> Iterator[Row]:
     import pyarrow.parquet as pq
 
     number = 0
@@ -106,7 +101,7 @@ def _iter_parquet(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str,
             yield number, row, "", None
 
 
-def _iter_hub(spec: InputSpec) -> Iterator[tuple[int, dict[str, Any] | None, str, str | None]]:
+def _iter_hub(spec: InputSpec) -> Iterator[Row]:
     import datasets
 
     hub = spec.hub
@@ -120,17 +115,75 @@ def _iter_hub(spec: InputSpec) -> Iterator[tuple[int, dict[str, Any] | None, str
 
 def splittable(spec: InputSpec) -> bool:
     """Whether tasks can share the input by byte ranges: local JSONL read to the end."""
-    return spec.hub is None and spec.resolved_format != "parquet" and not spec.limit
+    return spec.hub is None and spec.resolved_format == "jsonl" and not spec.limit
 
 
-def iter_input(
-    spec: InputSpec, part: int = 0, parts: int = 1
-) -> Iterator[tuple[int, dict[str, Any] | None, str, str | None]]:
+def _how(spec: InputSpec) -> str:
+    """How the input's format was chosen, for messages."""
+    if spec.format is not None:
+        return f"declared format {spec.format}"
+    suffix = spec.path.suffix.lower() if spec.path is not None else ""
+    if suffix in (".json", ".jsonl", ".parquet", ".pq"):
+        return f"format {spec.resolved_format} (from the {suffix} suffix)"
+    return f"format {spec.resolved_format} (the default, no 'format:' given)"
+
+
+def input_problem(spec: InputSpec) -> str | None:
+    """Why a local input cannot be read in its format (naming the file, the format and what the
+    file starts with), or None; Hub inputs are read by ``datasets`` and not checked here."""
+    if spec.path is None or spec.hub is not None:
+        return None
+    return format_problem(spec.path, spec.resolved_format, _how(spec))
+
+
+def check_input(spec: InputSpec) -> None:
+    """Raise :class:`BuildError` when a local input does not hold its format (see
+    :func:`input_problem`): a clear message rather than a reader's traceback or every row
+    quarantined."""
+    problem = input_problem(spec)
+    if problem is not None:
+        raise BuildError(problem)
+
+
+def _specs(node: Any, where: str) -> Iterator[tuple[str, InputSpec]]:
+    if isinstance(node, InputSpec):
+        yield where, node
+    elif isinstance(node, BaseModel):
+        for name in type(node).model_fields:
+            yield from _specs(getattr(node, name), f"{where}.{name}" if where else name)
+    elif isinstance(node, list):
+        for i, item in enumerate(node):
+            yield from _specs(item, f"{where}[{i}]")
+
+
+def recipe_input_problems(recipe: Recipe) -> list[str]:
+    """Every local input of ``recipe`` (configs and synthesis) opened in its format: one line per
+    input that does not hold it, naming its YAML path (for ``ocforge validate``)."""
+    problems = []
+    for where, spec in _specs(recipe, ""):
+        problem = input_problem(spec)
+        if problem is not None:
+            problems.append(f"{where}: {problem}")
+    return problems
+
+
+def check_recipe_inputs(recipe: Recipe) -> None:
+    """Raise :class:`RecipeError` listing every local input that does not hold its format."""
+    problems = recipe_input_problems(recipe)
+    if problems:
+        raise RecipeError(str(recipe.path or "recipe"), problems)
+
+
+def iter_input(spec: InputSpec, part: int = 0, parts: int = 1) -> Iterator[Row]:
     """Iterate one input's records as ``(line, object_or_None, raw_text, error)``.
 
     At most ``spec.limit`` records are read (the first ones, in file order). ``part`` of
     ``parts`` reads one byte range of a :func:`splittable` input.
+
+    Raises:
+        BuildError: a local file does not hold its format (see :func:`check_input`).
     """
+    check_input(spec)
     if parts > 1:
         if not splittable(spec):
             raise ValueError(f"input {spec.label} cannot be read in parts")
@@ -140,13 +193,18 @@ def iter_input(
         records = _iter_hub(spec)
     else:
         assert spec.path is not None
-        is_parquet = spec.resolved_format == "parquet"
-        records = _iter_parquet(spec.path) if is_parquet else _iter_jsonl(spec.path)
+        readers = {"parquet": _iter_parquet, "json": iter_json_array}
+        records = readers.get(spec.resolved_format, _iter_jsonl)(spec.path)
     return itertools.islice(records, spec.limit) if spec.limit else records
 
 
 def count_input_records(spec: InputSpec) -> int:
-    """Number of records an input holds, counted independently of the pipeline (for the ledger)."""
+    """Number of records an input holds, counted independently of the pipeline (for the ledger).
+
+    Raises:
+        BuildError: a local file does not hold its format (see :func:`check_input`).
+    """
+    check_input(spec)
     if spec.hub is not None:
         n = sum(1 for _ in _iter_hub(spec))
     else:
@@ -155,9 +213,11 @@ def count_input_records(spec: InputSpec) -> int:
             import pyarrow.parquet as pq
 
             n = pq.ParquetFile(spec.path).metadata.num_rows
+        elif spec.resolved_format == "json":
+            n = sum(1 for _ in iter_json_array(spec.path, decode=False))
         else:
             with spec.path.open("rb") as fh:
-                n = sum(1 for line in fh if line.strip())
+                n = sum(1 for line in read_lines(fh) if not line.blank)
     return min(n, spec.limit) if spec.limit else n
 
 

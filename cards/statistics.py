@@ -9,6 +9,8 @@ from typing import Any
 import orjson
 import polars as pl
 
+from ocforge.profiles import parse_age
+
 # answer length buckets (words) for the card's table; the plot shows the full histogram
 _LENGTH_QUANTILES = (0.1, 0.5, 0.9)
 _TOP = 8
@@ -51,7 +53,8 @@ def _counts(frame: pl.DataFrame, expr: pl.Expr, name: str) -> list[tuple[str, in
 
 
 def _age_bucket() -> pl.Expr:
-    age = pl.col("age").str.extract(r"(\d{1,3})").cast(pl.Int32, strict=False)
+    # age_years is parsed from the written age at validation ("forty-six" -> 46, "ageless" -> null)
+    age = pl.col("age_years")
     return (
         pl.when(age.is_null())
         .then(pl.lit("unknown"))
@@ -74,12 +77,17 @@ def config_stats(root: Path, config: str, kind: str, splits: list[str]) -> Confi
     # only the columns the card needs: the messages and profiles are most of a config's bytes
     extra = {
         "dialogues": ["response", "source_corpus"],
-        "characters": ["gender", "age", "generator"],
+        "characters": ["gender", "age_years", "generator"],
     }.get(kind, [])  # derived configs (e.g. kind "eval") only get rows and characters
     wanted = ["split", "character_id", *extra]
     lazy = scan_config(root, config, splits)
     if not lazy.collect_schema().names():
         return ConfigStats(config, kind, dict.fromkeys(splits, 0), 0)
+    if kind == "characters" and "age_years" not in lazy.collect_schema().names():
+        # a build written before age_years existed: parse its ages the same way validation does
+        lazy = lazy.with_columns(
+            pl.col("age").map_elements(parse_age, return_dtype=pl.Int32).alias("age_years")
+        )
     frame = lazy.select(wanted).collect()
     if frame.height == 0:
         return ConfigStats(config, kind, dict.fromkeys(splits, 0), 0)

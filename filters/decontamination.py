@@ -23,10 +23,10 @@ import pyarrow.parquet as pq
 import xxhash
 from datatrove.data import Document
 from datatrove.pipeline.filters.base_filter import BaseFilter
+
 from ocforge.filters.tally import TalliedFilter
 from ocforge.filters.textnorm import plain_words
 from ocforge.publish.layout import split_of
-
 from ocforge.recipe import EvalSetSpec
 
 
@@ -184,3 +184,15 @@ class Decontaminate(TalliedFilter, BaseFilter):
                 )
                 return False, "test_overlap"
         return True
+
+
+def test_question_index(
+    records: Iterable[tuple[str, dict[str, Any]]], n: int, test_fraction: float, seed: int
+) -> NgramIndex:
+    """The questions of the ``test`` split, from ``(config, record)`` pairs of every dialogue
+    config, for decontaminating ``train`` (a record's split follows its character)."""
+    index = NgramIndex(n)
+    for config, record in records:
+        if split_of(record["character_id"], test_fraction, seed) == "test":
+            index.add(record["question"], f"{config}/{record['dialogue_id']}")
+    return index

@@ -20,9 +20,9 @@ from collections.abc import Sequence
 
 from datatrove.data import Document
 from datatrove.pipeline.filters.base_filter import BaseFilter
+
 from ocforge.filters.tally import TalliedFilter
 from ocforge.filters.textnorm import plain_words
-
 from ocforge.profiles import ProfileParseError, parse_profile
 
 _NAME = r"[A-ZÀ-ÖØ-Þ][\w'’\-]+"

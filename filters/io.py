@@ -27,6 +27,7 @@ from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.readers.base import BaseDiskReader
 from datatrove.pipeline.writers.jsonl import JsonlWriter
 from datatrove.pipeline.writers.parquet import ParquetWriter
+
 from ocforge.filters.tally import Tally
 
 OUTCOMES = ("dropped", "duplicates", "quarantined")
@@ -44,7 +45,7 @@ REMOVED_SCHEMA = pa.schema(
         pa.field("duplicate_of", pa.string()),
         pa.field("dedup_group", pa.string()),
         pa.field("record", pa.string()),  # the validated record as JSON (absent if invalid)
-        pa.field("raw", pa.string()),  # the input as read, for rows that never validated
+        pa.field("raw", pa.string()),  # the input row as read, for rows that never validated
     ]
 )
 
@@ -110,7 +111,9 @@ class RemovedRowWriter(ParquetWriter):
             "duplicate_of": None,
             "dedup_group": None if group is None else str(group),
             "record": _json_or_none(meta.get("record")),
-            "raw": _json_or_none(meta.get("raw")) if "record" not in meta else None,
+            # validation drops ``raw`` from the rows it passes: rows that never validated keep
+            # the input row as read, next to the fields it was renamed to
+            "raw": _json_or_none(meta.get("raw")),
         }
 
 

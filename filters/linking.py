@@ -15,9 +15,9 @@ from typing import Any
 
 from datatrove.data import Document
 from datatrove.pipeline.filters.base_filter import BaseFilter
+
 from ocforge.filters.io import read_removed_rows
 from ocforge.filters.tally import TalliedFilter
-
 from ocforge.records import dedup_key, dialogue_id
 
 UNKNOWN = "unknown_character"

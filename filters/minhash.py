@@ -35,6 +35,7 @@ from datatrove.pipeline.dedup.minhash import (
 from datatrove.pipeline.writers.disk_base import DiskWriter
 from datatrove.utils.hashing import HashConfig
 from datatrove.utils.typeshelper import StatHints
+
 from ocforge.filters.io import iter_file_docs
 from ocforge.filters.textnorm import FastWordTokenizer, minhash_words
 

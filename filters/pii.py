@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from pathlib import Path
 
+import orjson
 from datatrove.data import DocumentsPipeline
 from datatrove.pipeline.base import PipelineStep
 
@@ -98,3 +100,19 @@ class PiiMasker(PipelineStep):
                 self.stat_update("rows_masked")
                 doc.text = record["response"]
             yield doc
+
+
+def pii_counts(stats_folder: Path) -> dict[str, int]:
+    """Masked PII per kind (and ``rows_masked``), summed over a stage's per-task datatrove stats
+    in ``stats_folder`` (each task writes its own when it completes; the merged file may come
+    later on Slurm)."""
+    counts: dict[str, int] = {}
+    for path in sorted(stats_folder.glob("*.json")):
+        for step in orjson.loads(path.read_bytes()):
+            if not str(step.get("name", "")).endswith(PiiMasker.name):
+                continue
+            for key, value in step.get("stats", {}).items():
+                if key.startswith("pii_") or key == "rows_masked":
+                    total = value.get("total", 0) if isinstance(value, dict) else value
+                    counts[key] = counts.get(key, 0) + int(total)
+    return counts

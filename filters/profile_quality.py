@@ -6,41 +6,14 @@ a ``Name:`` line). Dropped characters take their dialogues with them (``characte
 
 from __future__ import annotations
 
-import re
-
 from datatrove.data import Document
 from datatrove.pipeline.filters.base_filter import BaseFilter
-from ocforge.filters.tally import TalliedFilter
 
+from ocforge.filters.tally import TalliedFilter
+from ocforge.profile_rules import age_problem, profile_problem
 from ocforge.records import PROFILE_FIELDS
 
-# "[Name]", "<name>", "{age}", "TBD", "N/A", "lorem ipsum", "XXX", "???", "insert ... here"
-_PLACEHOLDER_RE = re.compile(
-    r"\[[^\]\n]{1,40}\]|<[A-Za-z _]{1,30}>|\{[A-Za-z _]{1,30}\}|\b(?:TBD|TODO|N/?A|XXX+)\b"
-    r"|lorem ipsum|\?\?\?|\binsert\b[^.\n]{0,30}\bhere\b",
-    re.IGNORECASE,
-)
-_AGE_WORDS = re.compile(
-    r"\b(?:teen|teens|twenties|thirties|forties|fifties|sixties|seventies|eighties|nineties|"
-    r"centur(?:y|ies)|ageless|immortal|ancient|elderly|young|old|middle[- ]aged|adult|child|"
-    r"infant|newborn|unknown|years?|months?|decades?|millennia|millennium)\b",
-    re.IGNORECASE,
-)
-_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
-
-
-def age_problem(age: str, max_age: int) -> str | None:
-    """Why ``age`` is not an age, or None. Accepts numbers 0..max_age (``max_age`` allows
-    long-lived fantasy beings) and descriptions such as "mid-thirties" or "ageless"."""
-    numbers = [float(n) for n in _NUMBER.findall(age)]
-    if numbers:
-        bad = [n for n in numbers if n < 0 or n > max_age]
-        if bad and len(bad) == len(numbers):
-            return f"age {age!r} is outside 0..{max_age}"
-        return None
-    if _AGE_WORDS.search(age):
-        return None
-    return f"age {age!r} is neither a number nor an age description"
+__all__ = ["ProfileCompletenessFilter", "age_problem"]
 
 
 class ProfileCompletenessFilter(TalliedFilter, BaseFilter):
@@ -60,18 +33,8 @@ class ProfileCompletenessFilter(TalliedFilter, BaseFilter):
         self.max_age = max_age
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
-        record = doc.metadata["record"]
-        missing = [f for f in self.required if not (record.get(f) or "").strip()]
-        if missing:
-            doc.metadata["detail"] = f"profile is missing {', '.join(missing)}"
-            return False, "incomplete_profile"
-        match = _PLACEHOLDER_RE.search(record["profile"])
-        if match:
-            doc.metadata["detail"] = f"profile holds the placeholder {match.group(0)!r}"
-            return False, "placeholder_profile"
-        if record.get("age"):
-            problem = age_problem(record["age"], self.max_age)
-            if problem:
-                doc.metadata["detail"] = problem
-                return False, "invalid_age"
-        return True
+        problem = profile_problem(doc.metadata["record"], self.required, self.max_age)
+        if problem is None:
+            return True
+        reason, doc.metadata["detail"] = problem
+        return False, reason

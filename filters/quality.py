@@ -12,6 +12,7 @@ from pathlib import Path
 import yaml
 from datatrove.data import Document
 from datatrove.pipeline.filters.base_filter import BaseFilter
+
 from ocforge.filters.tally import TalliedFilter
 from ocforge.filters.textnorm import ASCII_WORD_TABLE
 

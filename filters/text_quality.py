@@ -42,6 +42,7 @@ from datatrove.pipeline.filters.gopher_repetition_filter import (
 )
 from datatrove.utils.text import PUNCTUATION_SET
 from datatrove.utils.word_tokenizers import load_word_tokenizer
+
 from ocforge.filters.tally import TalliedFilter
 from ocforge.filters.textnorm import FastWordTokenizer
 

@@ -11,9 +11,9 @@ from typing import Any
 
 from datatrove.data import Document
 from datatrove.pipeline.filters.base_filter import BaseFilter
-from ocforge.filters.tally import TalliedFilter
 
-from ocforge.profiles import ProfileParseError, parse_profile
+from ocforge.filters.tally import TalliedFilter
+from ocforge.profiles import ProfileParseError, parse_age, parse_profile
 from ocforge.records import (
     character_id,
     dedup_key,
@@ -102,6 +102,8 @@ class ValidateCharacters(_ValidateRecords):
             "persona": persona,
             "persona_id": persona_id(persona),
             **fields,
+            # statistics need a number; ``age`` keeps the text as written
+            "age_years": parse_age(fields["age"]),
             "profile": profile,
             "source": doc.metadata["source"],
             # synthesized rows name the model that wrote them; anything else was imported

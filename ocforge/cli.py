@@ -10,7 +10,7 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ocforge import __version__
+from ocforge import __version__, redaction
 from ocforge.builders.synthesis.cli import synth
 from ocforge.console import console, err_console
 from ocforge.console import fail as _fail
@@ -39,6 +39,8 @@ def main(
     ] = False,
 ) -> None:
     """ocforge: datatrove pipelines from personas and instructions to versioned Hub datasets."""
+    # every command's logs and warnings: signed URLs and tokens never reach the terminal
+    redaction.install()
 
 
 def _datatrove_logs(verbose: bool) -> None:
@@ -73,10 +75,12 @@ def _no_progress_bars() -> None:
 @app.command()
 def validate(recipe: Annotated[Path, typer.Argument(help="Recipe YAML file.")]) -> None:
     """Check a recipe: schema, unknown keys, input files. Prints the configs it would build."""
+    from ocforge.builders.sources import check_recipe_inputs
     from ocforge.recipe import load_recipe
 
     try:
         loaded = load_recipe(recipe)
+        check_recipe_inputs(loaded)  # each local input opened in its format
     except OcforgeError as exc:
         _fail(exc)
     console.print(f"[green]ok[/] {recipe}: recipe '{loaded.name}'")

@@ -6,6 +6,9 @@ from typing import NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+
+from ocforge.redaction import redact_text
 
 # soft_wrap: long paths and error lines stay on one line (and greppable) whatever the width
 console = Console(soft_wrap=True)
@@ -13,8 +16,11 @@ err_console = Console(stderr=True, soft_wrap=True)
 
 
 def fail(exc: Exception) -> NoReturn:
-    """Print ``exc`` as a one-line error (no traceback) and exit with status 1."""
-    err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+    """Print ``exc`` as an error (no traceback) and exit with status 1. Signed URLs and
+    token-like strings are redacted; the message is escaped, so text such as ``[Name]`` in it
+    is shown as written rather than read as console markup."""
+    message = escape(redact_text(str(exc)))
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
     raise typer.Exit(code=1)
 
 

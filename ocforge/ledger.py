@@ -73,8 +73,15 @@ class Ledger:
         )
 
     def synthesis_total(self) -> int:
-        """Rows synthesis set aside before curation (0 for a build without synthesis)."""
-        return sum(n for o in self.synthesis.values() for r in o.values() for n in r.values())
+        """Rows synthesis set aside before curation (0 for a build without synthesis); the turns
+        of multi-turn conversations it left out (``turns_left_out``) are counted apart."""
+        return sum(
+            n
+            for outcomes in self.synthesis.values()
+            for outcome, reasons in outcomes.items()
+            if outcome != "turns_left_out"
+            for n in reasons.values()
+        )
 
     def totals(self) -> dict[str, int]:
         out = {"input": 0, "kept": 0, **dict.fromkeys(OUTCOMES, 0)}

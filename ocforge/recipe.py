@@ -71,13 +71,15 @@ class HubSource(_Strict):
 
 
 class InputSpec(_Strict):
-    """One input of a config: a local file (JSONL or Parquet) or a Hub dataset, plus a field mapping."""
+    """One input of a config: a local file (JSONL, one JSON array or Parquet) or a Hub dataset,
+    plus a field mapping. Without ``format`` the file's suffix decides (``.json``: one JSON array
+    of objects, ``.parquet``/``.pq``: Parquet, anything else: JSON Lines)."""
 
     path: Path | None = None
     hub: HubSource | None = None
     # the output of this recipe's ``synthesis:`` section (filled in when the build runs it)
     synthesis: Literal["characters", "rewrite", "generate"] | None = None
-    format: Literal["jsonl", "parquet"] | None = None
+    format: Literal["jsonl", "json", "parquet"] | None = None
     importer: Literal["opencharacter", "personahub", "lima", "alpaca", "ph-instruct"] | None = None
     source: str | None = None
     fields: dict[str, str] = Field(default_factory=dict)
@@ -115,8 +117,11 @@ class InputSpec(_Strict):
             return "hub"  # read through datasets.load_dataset, whatever the files are
         if self.format:
             return self.format
-        if self.path is not None and self.path.suffix in (".parquet", ".pq"):
+        suffix = self.path.suffix.lower() if self.path is not None else ""
+        if suffix in (".parquet", ".pq"):
             return "parquet"
+        if suffix == ".json":
+            return "json"  # Alpaca's alpaca_data.json is one array, not JSON Lines
         return "jsonl"
 
     @property

@@ -36,12 +36,17 @@ MESSAGE = pa.struct([pa.field("role", pa.string()), pa.field("content", pa.strin
 
 QUALITY = pa.struct([pa.field("response_words", pa.int32())])
 
+_AFTER_AGE = PROFILE_FIELDS.index("age") + 1
 CHARACTERS_SCHEMA = pa.schema(
     [
         pa.field("character_id", pa.string(), nullable=False),
         pa.field("persona", pa.string()),
         pa.field("persona_id", pa.string()),
-        *[pa.field(f, pa.string()) for f in PROFILE_FIELDS],
+        *[pa.field(f, pa.string()) for f in PROFILE_FIELDS[:_AFTER_AGE]],
+        # ``age`` as written ("forty-six", "late twenties"); ``age_years`` its whole years from
+        # ocforge.profiles.parse_age (a range's midpoint, rounded down), null when none is stated
+        pa.field("age_years", pa.int32()),
+        *[pa.field(f, pa.string()) for f in PROFILE_FIELDS[_AFTER_AGE:]],
         pa.field("profile", pa.string(), nullable=False),
         pa.field("source", pa.string()),
         pa.field("generator", pa.string()),

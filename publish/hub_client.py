@@ -6,7 +6,9 @@
   ``ROOT/tokens`` (mode 0600).
 * ``hf``: huggingface.co (or ``HF_ENDPOINT``) with the token from huggingface_hub's usual places.
 
-Tokens are held in memory only: never printed, logged or written into cards and manifests.
+Tokens are held in memory only: never printed, logged or written into cards and manifests; signed
+URLs and tokens in logs and in errors raised while a connection is open are redacted
+(:mod:`ocforge.redaction`).
 ``HfApi`` takes ``endpoint`` and ``token`` explicitly, so publishing runs in this process; clients
 that read ``HF_ENDPOINT`` at import time (``datasets.load_dataset`` in the verification step) run
 in a child process with :meth:`HubConnection.client_env`.
@@ -117,10 +119,28 @@ def connect(
     """Open ``target`` for publishing; a context manager (it may run a local server).
 
     ``endpoint``/``token`` override the environment (tests pass a running ``LocalHub``'s).
+    The first call makes this process's logs redacted from then on (huggingface_hub's retry
+    warnings name signed upload URLs), and every exception that leaves the block is redacted:
+    its message and the chain under it lose URL query strings and tokens, whoever prints them.
 
     Raises:
         HubAccessError: ``hf`` without a token.
     """
+    from ocforge.redaction import install, redact_exception
+
+    install()
+    try:
+        with _open(target, endpoint=endpoint, token=token, hub_root=hub_root) as conn:
+            yield conn
+    except Exception as exc:
+        redact_exception(exc)
+        raise
+
+
+@contextlib.contextmanager
+def _open(
+    target: Target, *, endpoint: str | None, token: str | None, hub_root: Path | None
+) -> Iterator[HubConnection]:
     from huggingface_hub import HfApi
 
     if target == "hf":

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from ocforge.builders.assignment import assign_characters
 from ocforge.builders.synthesis.inputs import (
     Inputs,
@@ -18,7 +19,6 @@ from ocforge.builders.synthesis.inputs import (
 )
 from ocforge.builders.synthesis.prompts import load_prompt
 from ocforge.builders.synthesis.rollouts import ProfileProblem, check_profile
-
 from ocforge.errors import RecipeError, SynthesisError
 from ocforge.recipe import PROMPTS_DIR, InputSpec, load_recipe
 
@@ -71,7 +71,7 @@ def test_personahub_rows_and_malformed_rows_are_accounted(tmp_path):
     reasons = {q["line"]: (q["reason"], q["detail"]) for q in out.quarantine}
     assert reasons[3] == (
         "wrong_type",
-        "personas.jsonl:3: field 'persona': expected a string, got int",
+        "personas.jsonl:3: column 'persona' (persona): expected a string, got int",
     )
     assert reasons[4][0] == "missing_field" and "'persona'" in reasons[4][1]
     assert reasons[5][0] == "malformed_json"
@@ -391,6 +391,7 @@ def test_profile_rollout_repairs_then_accepts_and_bounds_the_attempts():
 
     from datatrove.data import Document
     from datatrove.pipeline.inference.types import InferenceResult
+
     from ocforge.builders.synthesis.rollouts import ProfileRollout
 
     prompt = load_prompt(PROMPTS_DIR / "profile-v1.yaml")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from datatrove.data import Document
+
 from ocforge.filters.dialogue import (
     NameConsistencyFilter,
     ProfileLeakageFilter,
@@ -16,7 +17,6 @@ from ocforge.filters.profile_quality import ProfileCompletenessFilter, age_probl
 from ocforge.filters.quality import CharacterBreakFilter, load_patterns
 from ocforge.filters.text_quality import answer_quality_filters
 from ocforge.filters.textnorm import FastWordTokenizer, minhash_words
-
 from ocforge.recipe import DEFAULT_CHARACTER_BREAKS
 from ocforge.records import PROFILE_FIELDS
 

@@ -11,9 +11,9 @@ import datasets
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from ocforge.publish.evals.configs import SCHEMAS as EVAL_SCHEMAS
 
 from ocforge.ledger import OUTCOMES
+from ocforge.publish.evals.configs import SCHEMAS as EVAL_SCHEMAS
 from ocforge.recipe import DEMO_RECIPE
 from ocforge.records import CHARACTERS_SCHEMA, dialogue_schema
 

@@ -69,15 +69,15 @@ def test_near_dedup_in_the_last_stage_gives_what_its_own_stage_gives(
     """Dialogue configs run MinHash stage 4 in their last stage, reading the exact-dedup shards
     (the test-question index skips what it removes). Running it as its own stage, as the
     characters config does, must give the same files, ledger and duplicate links."""
-    import ocforge.build as building
+    from ocforge.curation import Stages
 
-    curate = building._Stages.curate
+    curate = Stages.curate
 
     def own_stage(self, *args, **kwargs):
         kwargs["defer_near"] = False
         return curate(self, *args, **kwargs)
 
-    monkeypatch.setattr(building._Stages, "curate", own_stage)
+    monkeypatch.setattr(Stages, "curate", own_stage)
     separate = build(demo_recipe, tmp_path / "separate")
     assert (separate.out_dir / "logs" / "rewrite" / "minhash-filter").is_dir()
     assert not (demo_build.out_dir / "logs" / "rewrite" / "minhash-filter").exists()

@@ -17,6 +17,7 @@ from pathlib import Path
 import orjson
 import pytest
 from datatrove.data import Document
+
 from ocforge.filters.dialogue import (
     _INTRO_RES,
     NameConsistencyFilter,
@@ -27,7 +28,6 @@ from ocforge.filters.dialogue import (
 )
 from ocforge.filters.quality import CharacterBreakFilter, _fold, load_patterns
 from ocforge.filters.textnorm import plain_words
-
 from ocforge.recipe import DEFAULT_CHARACTER_BREAKS
 
 ROOT = Path(__file__).resolve().parents[1]

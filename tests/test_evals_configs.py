@@ -11,6 +11,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 import yaml
+
 from ocforge.publish.evals.configs import (
     CHARACTER_CHOICE,
     DIALOGUES,

@@ -25,8 +25,9 @@ from pathlib import Path
 import pytest
 import yaml
 from models_evals_helpers import WRITE_TOKEN, tiny_model
+
 from ocforge.publish.evals.configs import eval_rows
-from ocforge.publish.localhub import LocalHub
+from ocforge.publish.localhub import Identity, LocalHub
 
 OCFORGE = Path(sys.executable).parent / "ocforge"
 GOLDEN = Path(__file__).parent / "golden" / "evals"
@@ -46,7 +47,9 @@ def world(tmp_path_factory, demo_build):
     root = tmp_path_factory.mktemp("e2e")
     build = root / "release-build"
     shutil.copytree(demo_build.out_dir, build)
-    with LocalHub(root / "hub", tokens={WRITE_TOKEN: "alice"}) as hub:
+    with LocalHub(
+        root / "hub", tokens={WRITE_TOKEN: Identity("alice", orgs=frozenset({"ocforge"}))}
+    ) as hub:
         # the real release path: the build carries its eval configs, release_build publishes them
         released = release_build(
             build, DATASET, version="1.0.0", endpoint=hub.endpoint, token=WRITE_TOKEN
@@ -87,6 +90,7 @@ def _conn(world):
 
 def _card(world, revision: str = "main"):
     from huggingface_hub import ModelCard
+
     from ocforge.publish.evals.dataset_ref import download_text
 
     with _conn(world) as conn:
@@ -324,6 +328,7 @@ def test_second_push_does_not_duplicate_and_keeps_other_datasets(world, evaluate
 
 def test_republishing_the_same_weights_keeps_recorded_results(world, evaluated):
     from huggingface_hub import ModelCard
+
     from ocforge.publish.models.publish import publish_model
 
     args = dict(base_model=BASE, dataset=f"{DATASET}@{world['tag']}")
@@ -344,6 +349,7 @@ def test_republishing_the_same_weights_keeps_recorded_results(world, evaluated):
 
 def test_a_commit_left_untagged_is_tagged_by_the_next_run(world, evaluated):
     from huggingface_hub import HfApi
+
     from ocforge.publish.models.publish import publish_model
 
     class TagFails(HfApi):

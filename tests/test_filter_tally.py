@@ -7,6 +7,7 @@ import math
 import pytest
 from datatrove.data import Document
 from datatrove.pipeline.filters.base_filter import BaseFilter
+
 from ocforge.filters.io import RemovedRowWriter, read_removed_rows, removed_files
 from ocforge.filters.tally import TalliedFilter
 

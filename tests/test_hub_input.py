@@ -9,8 +9,8 @@ import sys
 import textwrap
 
 import yaml
-from ocforge.publish.localhub import LocalHub
 
+from ocforge.publish.localhub import LocalHub
 from ocforge.recipe import DEMO_RECIPE
 
 TOKEN = "hf_ocforge_test_writer_0001"

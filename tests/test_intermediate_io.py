@@ -7,6 +7,7 @@ import copy
 import orjson
 import pytest
 from datatrove.data import Document
+
 from ocforge.filters.io import IntermediateReader, intermediate_writer, iter_docs
 
 
@@ -99,6 +100,7 @@ def test_forwarding_signature_steps_write_what_the_stage_one_passes_write(tmp_pa
 
 def test_intermediate_writer_writes_and_counts_what_datatrove_writer_writes(tmp_path):
     from datatrove.pipeline.writers.jsonl import JsonlWriter
+
     from ocforge.filters.io import _intermediate_adapter
 
     docs = [_dialogue(i) for i in range(30)]
@@ -134,6 +136,7 @@ def test_near_kept_documents_are_those_minhash_stage_4_keeps(tmp_path):
     (the config's last stage runs it): the documents it skips must be those stage 4 removes."""
     import numpy as np
     from datatrove.pipeline.dedup.minhash import MinhashDedupFilter
+
     from ocforge.filters.minhash import iter_near_kept, removed_positions
 
     shards, clusters = tmp_path / "kept-exact", tmp_path / "clusters"
@@ -159,6 +162,7 @@ def test_near_kept_documents_are_those_minhash_stage_4_keeps(tmp_path):
 def test_group_recorder_passes_documents_and_feeds_link_duplicates(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
+
     from ocforge.filters.io import GroupRecorder, link_duplicates
 
     docs = [_dialogue(i) for i in range(4)]

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from datatrove.data import Document
+
 from ocforge.filters import language
 from ocforge.filters.language import LanguageIdFilter, classify_batch
 

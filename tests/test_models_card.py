@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 
 from huggingface_hub import EvalResult, ModelCard
+
 from ocforge.cards.model_card import render_model_card
 from ocforge.publish.evals.run import merge_eval_results, update_card_text
 

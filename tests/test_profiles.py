@@ -34,3 +34,11 @@ def test_ids_ignore_case_and_whitespace_only():
     assert character_id("Name: A\nAge: 3") == character_id("name:  a\n age: 3 ")
     assert character_id("Name: A.") != character_id("Name: A")
     assert normalize_text("  Hello\u00a0 World ") == "hello world"
+
+
+def test_a_spelled_out_age_stays_as_written_and_parses_to_years():
+    from ocforge.profiles import parse_age
+
+    fields = parse_profile("Name: Ada Quill\nAge: forty-six\nGender: female")
+    assert fields["age"] == "forty-six"
+    assert parse_age(fields["age"]) == 46

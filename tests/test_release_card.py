@@ -8,16 +8,19 @@ import json
 
 import pytest
 from huggingface_hub import DatasetCard, DatasetCardData
+from release_helpers import RECIPE, TOKEN, client, corpus, write_build
+
 from ocforge.publish.hub_client import connect
-from ocforge.publish.localhub import LocalHub
+from ocforge.publish.localhub import Identity, LocalHub
 from ocforge.publish.release import VerificationError, release_build
 from ocforge.publish.secrets import SecretFoundError
-from release_helpers import RECIPE, TOKEN, client, corpus, write_build
 
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory):
-    with LocalHub(tmp_path_factory.mktemp("hub"), tokens={TOKEN: "alice"}) as running:
+    with LocalHub(
+        tmp_path_factory.mktemp("hub"), tokens={TOKEN: Identity("alice", orgs=frozenset({"c"}))}
+    ) as running:
         yield running
 
 

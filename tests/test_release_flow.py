@@ -7,7 +7,9 @@ import json
 
 import pyarrow as pa
 import pytest
-from ocforge.publish.localhub import Limits, LocalHub
+from release_helpers import TOKEN, client, corpus, refs, write_build
+
+from ocforge.publish.localhub import Identity, Limits, LocalHub
 from ocforge.publish.release import (
     PublishError,
     _commit,
@@ -17,12 +19,14 @@ from ocforge.publish.release import (
 )
 from ocforge.publish.rows_build import RowsConfig
 from ocforge.publish.versions import VersionError
-from release_helpers import TOKEN, client, corpus, refs, write_build
+
+# alice may act in the org `t`, where these tests create their repos
+ALICE = Identity("alice", orgs=frozenset({"t"}))
 
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory):
-    with LocalHub(tmp_path_factory.mktemp("hub"), tokens={TOKEN: "alice"}) as running:
+    with LocalHub(tmp_path_factory.mktemp("hub"), tokens={TOKEN: ALICE}) as running:
         yield running
 
 
@@ -148,12 +152,12 @@ def test_failed_push_leaves_no_tag_and_rerun_completes(tmp_path):
     root = tmp_path / "hub"
     build = write_build(tmp_path / "b", corpus())
     # the server refuses LFS objects above 1 KiB: the upload fails mid-push
-    with LocalHub(root, tokens={TOKEN: "alice"}, limits=Limits(max_lfs_object=1024)) as small:
+    with LocalHub(root, tokens={TOKEN: ALICE}, limits=Limits(max_lfs_object=1024)) as small:
         with pytest.raises(PublishError, match="no tag was created"):
             _release(small, build, "t/interrupted")
         state = refs(small, "t/interrupted")
         assert state["tags"] == {} and state["commits"] == 1  # only the repo's initial commit
-    with LocalHub(root, tokens={TOKEN: "alice"}) as hub:
+    with LocalHub(root, tokens={TOKEN: ALICE}) as hub:
         done = _release(hub, build, "t/interrupted")
         assert (done.status, done.version) == ("released", "1.0.0")
         assert refs(hub, "t/interrupted")["tags"] == {"v1.0.0": done.commit}
@@ -243,7 +247,7 @@ def test_server_killed_mid_push_leaves_no_tag_and_rerun_completes(tmp_path):
     import signal
 
     tokens = tmp_path / "tokens"
-    tokens.write_text(f"{TOKEN}\talice\n")
+    tokens.write_text(f"{TOKEN}\talice\twrite\tt\n")
     tokens.chmod(0o600)
     configs = corpus()
     changed, _old, new_id = _changed_response(configs)

@@ -7,8 +7,8 @@ import random
 from pathlib import Path
 
 import pytest
-from ocforge.builders.sources import RecordReader, iter_input, splittable
 
+from ocforge.builders.sources import RecordReader, iter_input, splittable
 from ocforge.recipe import InputSpec
 
 

@@ -20,11 +20,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from synth_server import RecordingProxy, server_env, transformers_serve
+
 from ocforge.builders.assignment import assign_characters
 from ocforge.builders.synthesis.rollouts import messages_sha256
 from ocforge.builders.synthesis.tiny_model import build_tiny_chat_model
-from synth_server import RecordingProxy, server_env, transformers_serve
-
 from ocforge.records import content_id
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -342,11 +342,22 @@ def test_build_with_a_synthesis_section_curates_the_generated_records(first_run,
         generated = len(_rows(out / "synthesis" / name))
         assert inputs[config]["records"] == configs[config]["input"] == generated
     assert configs["characters"]["kept"] == 12  # the imported demo characters
+    # what synthesis set aside reaches the build's ledger, card, CLI summary and inspect
+    set_aside = json.loads((out / "synthesis" / "synthesis.json").read_text())["ledger"]
+    assert release["ledger"]["synthesis"] == set_aside["quarantine"]
+    profiles = set_aside["quarantine"]["profiles"]["quarantined"]
+    assert sum(profiles.values()) == set_aside["stages"]["profiles"]["quarantined"] > 0
+    assert set_aside["quarantine"]["inputs"]["quarantined"]  # the planted bad persona and LIMA row
+    assert "synthesis set aside" in result.stdout
+    card = (out / "README.md").read_text()
+    assert "`synthesis: profiles`" in card and "before curation, synthesis set aside" in card
+    shown = _ocforge(["inspect", str(out)], _env(tmp_path))
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    assert "synthesis: profiles" in shown.stdout
 
 
 def test_requests_that_time_out_are_counted_as_failed(served, tmp_path):
     from ocforge.builders.synthesis.run import synthesize
-
     from ocforge.recipe import load_recipe
 
     proxy, model_dir, _ = served
@@ -369,9 +380,9 @@ def test_requests_that_time_out_are_counted_as_failed(served, tmp_path):
 
 
 def test_unreachable_endpoint_fails_fast_with_the_stage_and_url(tmp_path, served):
-    from ocforge.builders.synthesis.run import synthesize
     from synth_server import free_port
 
+    from ocforge.builders.synthesis.run import synthesize
     from ocforge.errors import SynthesisError
     from ocforge.recipe import load_recipe
 
@@ -387,7 +398,6 @@ def test_unreachable_endpoint_fails_fast_with_the_stage_and_url(tmp_path, served
 
 def test_a_folder_holding_another_synthesis_is_refused(first_run, served, tmp_path):
     from ocforge.builders.synthesis.run import synthesize
-
     from ocforge.errors import SynthesisError
     from ocforge.recipe import load_recipe
 
@@ -408,3 +418,47 @@ def test_a_folder_holding_another_synthesis_is_refused(first_run, served, tmp_pa
         SynthesisError, match=r"holds files ocforge synth did not write \(stray.txt\)"
     ):
         synthesize(recipe, out)
+
+
+def test_characters_the_build_would_remove_get_no_requests(served, tmp_path):
+    """Profile checks run before assignment: a placeholder or incomplete profile is skipped
+    (counted, with its reason) instead of being answered and then removed by the build."""
+    from ocforge.builders.synthesis.run import synthesize
+
+    from ocforge.recipe import load_recipe
+
+    proxy, model_dir, _ = served
+    lines = (DEMO_SYNTH.parent / "data" / "characters.jsonl").read_text().splitlines()[:3]
+    rows = [json.loads(line) for line in lines]
+    rows[1]["character"] = rows[1]["character"].replace("Age: ", "Age: [AGE] ", 1)
+    rows[2]["character"] = "\n".join(
+        line for line in rows[2]["character"].splitlines() if not line.startswith("Personality:")
+    )
+    chars = tmp_path / "characters.jsonl"
+    chars.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    path = _variant(tmp_path, proxy, model_dir)
+    data = yaml.safe_load(path.read_text())
+    data["synthesis"]["characters"] = {
+        "inputs": [{"path": str(chars), "importer": "opencharacter", "source": "t"}]
+    }
+    data["synthesis"]["dialogues"] = [{"strategy": "generate", "corpora": ["ph-instruct"]}]
+    data["dialogues"] = [{"strategy": "generate", "inputs": [{"synthesis": "generate"}]}]
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    start = proxy.count()
+    result = synthesize(load_recipe(path), tmp_path / "out")
+    sent = proxy.since(start)
+    assert result.ledger["assignment"]["pool"] == 1
+    assert result.ledger["assignment"]["characters_skipped"] == 2
+    assert result.ledger["quarantine"]["screen"] == {
+        "skipped": {"incomplete_profile": 1, "placeholder_profile": 1}
+    }
+    skipped = _rows(tmp_path / "out" / "quarantine" / "screen.jsonl")
+    assert {r["id"] for r in skipped} == {rows[1]["character_id"], rows[2]["character_id"]}
+    assert all(r["detail"].startswith("characters.jsonl:") for r in skipped)  # file:line
+    # every request went to the one usable character: its profile is the system prompt
+    name_line = rows[0]["character"].splitlines()[0]
+    assert sent and all(
+        any(name_line in str(m["content"]) for m in r["messages"]) for r in sent
+    ), [r["messages"] for r in sent]
+    kept = _rows(tmp_path / "out" / "characters.jsonl")
+    assert [c["character_id"] for c in kept] == [rows[0]["character_id"]]

@@ -18,6 +18,7 @@ from datatrove.data import Document
 from datatrove.pipeline.filters.gopher_quality_filter import GopherQualityFilter
 from datatrove.pipeline.filters.gopher_repetition_filter import GopherRepetitionFilter, get_n_grams
 from datatrove.utils.text import split_into_words
+
 from ocforge.filters.text_quality import AnswerQualityFilter, AnswerRepetitionFilter
 from ocforge.filters.textnorm import FastWordTokenizer
 

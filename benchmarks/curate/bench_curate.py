@@ -54,6 +54,7 @@ def _read_ids_texts(corpus: Path):
 def method_ours(corpus: Path, work: Path) -> list[str]:
     from datatrove.executor.local import LocalPipelineExecutor
     from datatrove.pipeline.readers import JsonlReader
+
     from ocforge.filters import minhash
 
     return _datatrove_minhash(
@@ -98,6 +99,7 @@ def _split_in_two(source: Path, first: Path, second: Path) -> int:
 
 def _datatrove_minhash(corpus, work, signature, buckets, bucket_tasks, Executor, Reader):
     from datatrove.pipeline.dedup.minhash import MinhashDedupCluster, MinhashDedupFilter
+
     from ocforge.filters.minhash import minhash_config
 
     cfg = minhash_config(NGRAM, BANDS, ROWS)
@@ -207,9 +209,9 @@ def _curation(corpus: Path, work: Path, stock: bool) -> list[str]:
     import functools
 
     import pyarrow.parquet as pq
-    from ocforge.filters import minhash
 
     from ocforge import build as build_module
+    from ocforge.filters import minhash
     from ocforge.recipe import load_recipe
 
     if stock:

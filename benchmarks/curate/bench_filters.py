@@ -43,6 +43,7 @@ from datatrove.pipeline.filters.base_filter import BaseFilter
 from datatrove.pipeline.filters.gopher_quality_filter import GopherQualityFilter
 from datatrove.pipeline.filters.gopher_repetition_filter import GopherRepetitionFilter, get_n_grams
 from datatrove.pipeline.writers.jsonl import JsonlWriter
+
 from ocforge.filters.dialogue import ProfileLeakageFilter, RewriteSanityFilter, content_words
 from ocforge.filters.io import _intermediate_adapter, intermediate_writer
 from ocforge.filters.language import LanguageIdFilter, _identifier

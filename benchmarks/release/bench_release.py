@@ -46,7 +46,6 @@ from pathlib import Path
 
 from ocforge.publish.release import release_build
 from ocforge.publish.rows_build import synthetic_corpus, write_rows_build
-
 from ocforge.records import dialogue_id
 
 TOKEN = "hf_release_benchmark_token_0123456789"

@@ -28,8 +28,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
 
-from ocforge.builders.synthesis.tiny_model import build_tiny_chat_model  # noqa: E402
 from synth_server import transformers_serve  # noqa: E402
+
+from ocforge.builders.synthesis.tiny_model import build_tiny_chat_model  # noqa: E402
 
 
 def _messages(i: int) -> list[dict[str, str]]:
@@ -80,7 +81,6 @@ class _Timed:
 
 def through_runner(url: str, model: str, n: int, max_tokens: int, concurrency: int, work: Path):
     from ocforge.builders.synthesis.runner import inference_config, run_stage, write_requests
-
     from ocforge.recipe import BackendSettings, GenerationSettings
 
     backend = BackendSettings(

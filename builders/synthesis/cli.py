@@ -34,7 +34,6 @@ def synth(
     OUT/synthesis.json (ledger and provenance); 'ocforge build' curates them.
     """
     from ocforge.builders.synthesis.run import synthesize
-
     from ocforge.cli import _datatrove_logs, _fail, console, err_console
     from ocforge.errors import OcforgeError
     from ocforge.recipe import load_recipe

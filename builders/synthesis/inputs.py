@@ -12,7 +12,6 @@ from typing import Any
 
 from ocforge.builders.importers import RowImportError
 from ocforge.builders.sources import input_fingerprint, iter_input, map_fields
-
 from ocforge.profiles import ProfileParseError, parse_profile
 from ocforge.recipe import CHARACTER_FIELDS, PERSONA_FIELDS, QUESTION_FIELDS, InputSpec
 from ocforge.records import character_id, persona_id, question_id
@@ -43,6 +42,8 @@ class Inputs:
     questions: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     tallies: dict[str, InputTally] = field(default_factory=dict)
     quarantine: list[dict[str, Any]] = field(default_factory=list)
+    # input kind -> turns of multi-turn conversations (LIMA) after the first exchange, left out
+    turns_left_out: dict[str, int] = field(default_factory=dict)
     fingerprints: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -68,7 +69,9 @@ def _text(record: dict[str, Any], name: str, *, required: bool = True) -> str | 
 
 
 def _rows(kind: str, label: str, spec: InputSpec, fields: tuple[str, ...], out: Inputs):
-    """Yield ``(where, record)`` for the rows of one input; quarantine what cannot be read."""
+    """Yield ``(where, record, tally, row as read)`` for the rows of one input; quarantine what
+    cannot be read. The row as read goes into the quarantine, not the renamed record: that may
+    hold nothing but internal keys when the input's columns are wrong."""
     tally = out.tallies.setdefault(kind, InputTally())
     out.fingerprints.append({"kind": kind, "input": label, **input_fingerprint(spec)})
     for line, obj, raw_text, error in iter_input(spec):
@@ -83,7 +86,7 @@ def _rows(kind: str, label: str, spec: InputSpec, fields: tuple[str, ...], out: 
                 record = map_fields(obj, spec, fields)
             except RowImportError as exc:
                 raise _Bad(exc.reason, exc.detail) from None
-            yield where, {**record, "__source": spec.label}, tally
+            yield where, {**record, "__source": spec.label}, tally, obj
         except _Bad as exc:
             tally.quarantined += 1
             out.quarantine.append(
@@ -100,7 +103,7 @@ def _rows(kind: str, label: str, spec: InputSpec, fields: tuple[str, ...], out: 
 
 
 def _guarded(kind, label, spec, fields, out, check):
-    for where, record, tally in _rows(kind, label, spec, fields, out):
+    for where, record, tally, raw in _rows(kind, label, spec, fields, out):
         try:
             check(where, record, tally)
         except _Bad as exc:
@@ -113,7 +116,7 @@ def _guarded(kind, label, spec, fields, out, check):
                     "detail": f"{where}: {exc.detail}",
                     "input": label,
                     "line": int(where.rsplit(":", 1)[1]),
-                    "raw": record,
+                    "raw": raw,
                 }
             )
 
@@ -183,6 +186,9 @@ def read_questions(corpus: str, inputs: list[tuple[str, InputSpec]], out: Inputs
     def check(where: str, record: dict[str, Any], tally: InputTally) -> None:
         question = _text(record, "question")
         assert question is not None
+        if record.get("dropped_turns"):
+            kind = f"questions:{corpus}"
+            out.turns_left_out[kind] = out.turns_left_out.get(kind, 0) + record["dropped_turns"]
         original = _text(record, "original_response", required=False)
         qid = _text(record, "question_id", required=False) or question_id(question)
         if qid in seen:

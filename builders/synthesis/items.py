@@ -6,7 +6,6 @@ from typing import Any
 
 from ocforge.builders.synthesis.prompts import PromptTemplate
 from ocforge.builders.synthesis.runner import generation_params
-
 from ocforge.recipe import SynthesisSettings
 from ocforge.records import content_id
 

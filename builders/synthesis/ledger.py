@@ -7,6 +7,8 @@ from typing import Any
 from ocforge.errors import LedgerError
 
 STATUSES = ("ok", "quarantined", "failed")
+#: the outcome under which multi-turn conversations' later turns are counted (turns, not rows)
+TURNS_LEFT_OUT = "turns_left_out"
 
 
 def stage_tally(docs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -36,7 +38,9 @@ def check_complete(stage: str, requests: list[dict], results: list[dict]) -> Non
         )
 
 
-def quarantine_counts(quarantine: dict[str, list[dict[str, Any]]]) -> dict[str, dict]:
+def quarantine_counts(
+    quarantine: dict[str, list[dict[str, Any]]], turns_left_out: dict[str, int] | None = None
+) -> dict[str, dict]:
     """``stage -> outcome -> reason -> rows`` of what synthesis set aside (input rows, profiles,
     dialogues, skipped characters), for synthesis.json and the build's ledger."""
     out: dict[str, dict[str, dict[str, int]]] = {}
@@ -44,6 +48,8 @@ def quarantine_counts(quarantine: dict[str, list[dict[str, Any]]]) -> dict[str, 
         for row in rows:
             reasons = out.setdefault(stage, {}).setdefault(row["outcome"], {})
             reasons[row["reason"]] = reasons.get(row["reason"], 0) + 1
+    for kind, turns in (turns_left_out or {}).items():  # counted in turns, not rows
+        out.setdefault("inputs", {}).setdefault(TURNS_LEFT_OUT, {})[kind] = turns
     return {
         stage: {o: dict(sorted(r.items())) for o, r in sorted(outcomes.items())}
         for stage, outcomes in sorted(out.items())

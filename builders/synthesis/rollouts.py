@@ -17,8 +17,8 @@ from typing import Any
 
 from datatrove.data import Document
 from datatrove.pipeline.inference.types import InferenceError, InferenceResult
-from ocforge.builders.synthesis.prompts import PromptTemplate
 
+from ocforge.builders.synthesis.prompts import PromptTemplate
 from ocforge.profiles import ProfileParseError, parse_profile
 from ocforge.records import PROFILE_FIELDS
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+
 from ocforge.builders.assignment import assign_characters
 from ocforge.builders.synthesis.inputs import (
     Inputs,
@@ -56,8 +57,9 @@ from ocforge.builders.synthesis.runner import (
     run_stage,
     write_requests,
 )
-
 from ocforge.errors import SynthesisError
+from ocforge.profile_rules import profile_problem
+from ocforge.profiles import parse_profile
 from ocforge.recipe import InputSpec, Recipe, SynthesisSettings
 
 Progress = Callable[[str], None]
@@ -239,8 +241,32 @@ class _SynthesisRun:
         return characters
 
     def screen(self, characters: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The characters that ``ocforge build`` would keep: no request is spent on the others."""
-        return characters
+        """The characters that the curation's profile checks keep (``filters.dialogue``): no
+        request is spent on one that ``ocforge build`` would remove with all its dialogues. The
+        others are written to ``quarantine/screen.jsonl`` as ``skipped``, with the reason."""
+        rules = self.recipe.filters.dialogue
+        if not rules.profile_completeness:
+            return characters
+        kept, skipped = [], []
+        for character in characters:
+            record = {**parse_profile(character["profile"]), "profile": character["profile"]}
+            problem = profile_problem(record, rules.required_profile_fields, rules.max_age)
+            if problem is None:
+                kept.append(character)
+                continue
+            skipped.append(
+                {
+                    "stage": "screen",
+                    "id": character["character_id"],
+                    "outcome": "skipped",
+                    "reason": problem[0],
+                    "detail": f"{character.get('where') or character['character_id']}: {problem[1]}",
+                    "raw": {k: v for k, v in character.items() if k != "where"},
+                }
+            )
+        self.quarantine["screen"] = skipped
+        self.assignment["characters_skipped"] = len(skipped)
+        return kept
 
     def write_characters(self, characters: list[dict[str, Any]]) -> None:
         characters.sort(key=lambda c: c["character_id"])
@@ -340,7 +366,7 @@ class _SynthesisRun:
             "inputs": {k: t.as_dict() for k, t in self.inputs.tallies.items()},
             "assignment": self.assignment,
             "stages": self.stages,
-            "quarantine": quarantine_counts(self.quarantine),
+            "quarantine": quarantine_counts(self.quarantine, self.inputs.turns_left_out),
         }
         backend = self.synth.backend
         manifest = {

@@ -1,16 +1,28 @@
-"""Tokens and identities of the local Hub.
+"""Tokens, identities and namespace permissions of the local Hub.
 
 Tokens come from a token file and/or the ``OCFORGE_HUB_TOKENS`` environment variable. Format of
 both: one entry per line (the variable also accepts commas between entries); blank lines and
-lines starting with ``#`` are ignored; an entry is ``TOKEN`` or ``TOKEN<whitespace>USERNAME``
-optionally followed by a role, ``read`` or ``write`` (default ``write``)::
+lines starting with ``#`` are ignored; an entry is whitespace-separated columns
+``TOKEN [USERNAME [ROLE [ORG ...]]]``: the role is ``read`` or ``write`` (default ``write``) and
+every further column names an organization the user belongs to (``*`` = every namespace)::
 
     hf_localwritetoken	alice
     hf_localreadtoken	bob	read
+    hf_teamtoken	carol	write	demo	research
 
-A token without a username belongs to user ``local``. Only SHA-256 digests of the tokens are kept
-in memory after loading, lookups hash the presented token first (no timing side channel on the
-token text), and nothing in this module ever formats a token into a message.
+Files of earlier versions (one to three columns) keep their meaning; the org columns are new.
+
+Permissions follow huggingface.co: a user acts in its own namespace and in its orgs' namespaces.
+It may create repos there (elsewhere 403), write there (a public repo elsewhere: 403), and read
+private repos there (a private repo elsewhere is 404 ``RepoNotFound``, as if it did not exist).
+Public repos are readable by everyone, anonymous callers included. A token without a username
+belongs to user ``local``, the local Hub's administrator, which acts in every namespace: the
+token that ``ocforge release`` and ``ocforge hub serve`` generate is ``TOKEN<TAB>local``, so the
+default setup publishes ``demo/...`` or any other namespace as before.
+
+Only SHA-256 digests of the tokens are kept in memory after loading, lookups hash the presented
+token first (no timing side channel on the token text), and nothing in this module ever formats
+a token into a message.
 """
 
 from __future__ import annotations
@@ -27,6 +39,10 @@ from .validation import check_name_part
 
 TOKENS_ENV_VAR = "OCFORGE_HUB_TOKENS"
 DEFAULT_USERNAME = "local"
+#: the user of bare tokens; it acts in every namespace (see the module docstring)
+ADMIN_USERNAME = DEFAULT_USERNAME
+#: org column meaning "every namespace"
+ALL_NAMESPACES = "*"
 ROLES = ("read", "write")
 
 
@@ -36,14 +52,28 @@ class TokenConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Identity:
-    """Who a request acts as: a username and its role (``read`` or ``write``)."""
+    """Who a request acts as: a username, its role (``read``/``write``) and its orgs."""
 
     name: str
     role: str = "write"
+    orgs: frozenset[str] = frozenset()
 
     @property
     def can_write(self) -> bool:
         return self.role == "write"
+
+    @property
+    def is_admin(self) -> bool:
+        return self.name == ADMIN_USERNAME or ALL_NAMESPACES in self.orgs
+
+    def acts_in(self, namespace: str) -> bool:
+        """True if ``namespace`` is this user's own, one of its orgs', or it is the admin."""
+        return self.is_admin or namespace == self.name or namespace in self.orgs
+
+    @property
+    def org_names(self) -> list[str]:
+        """The orgs as whoami lists them (``*`` is not an org)."""
+        return sorted(self.orgs - {ALL_NAMESPACES})
 
 
 def _digest(token: str) -> str:
@@ -89,11 +119,12 @@ class TokenStore:
         *,
         token_file: Path | None = None,
         env: Mapping[str, str] | None = None,
-        extra: Mapping[str, str] | Iterable[str] | None = None,
+        extra: Mapping[str, str | Identity] | Iterable[str] | None = None,
     ) -> TokenStore:
         """Merge tokens from ``token_file``, the ``OCFORGE_HUB_TOKENS`` variable and ``extra``.
 
-        ``extra`` is a mapping token -> username or an iterable of tokens (user ``local``).
+        ``extra`` is a mapping token -> username (write role, no orgs) or -> :class:`Identity`,
+        or an iterable of tokens (user ``local``).
         """
         entries: dict[str, Identity] = {}
         if token_file is not None:
@@ -103,9 +134,9 @@ class TokenStore:
             entries.update(_parse_entries(env_text.replace(",", "\n"), source=TOKENS_ENV_VAR))
         if isinstance(extra, Mapping):
             for token, user in extra.items():
-                entries[_check_token(token, "tokens argument")] = Identity(
-                    _check_user(user, "tokens argument")
-                )
+                if not isinstance(user, Identity):
+                    user = Identity(_check_user(user, "tokens argument"))
+                entries[_check_token(token, "tokens argument")] = user
         elif extra is not None:
             for token in extra:
                 entries[_check_token(token, "tokens argument")] = Identity(DEFAULT_USERNAME)
@@ -120,9 +151,9 @@ def _check_token(token: object, source: str) -> str:
     return token
 
 
-def _check_user(user: object, source: str) -> str:
+def _check_user(user: object, source: str, what: str = "username") -> str:
     try:
-        return check_name_part(user, "username")
+        return check_name_part(user, what)
     except BadRequestError as exc:
         raise TokenConfigError(f"{source}: {exc.message}") from None
 
@@ -134,19 +165,32 @@ def _parse_entries(text: str, *, source: str) -> Iterable[tuple[str, Identity]]:
             continue
         fields = line.split()
         where = f"{source} entry {lineno}"
-        if len(fields) > 3:
-            raise TokenConfigError(f"{where}: expected TOKEN [USERNAME [read|write]].")
         token = _check_token(fields[0], where)
         user = _check_user(fields[1], where) if len(fields) > 1 else DEFAULT_USERNAME
         role = fields[2] if len(fields) > 2 else "write"
         if role not in ROLES:
-            raise TokenConfigError(f"{where}: role must be 'read' or 'write'.")
-        yield token, Identity(user, role)
+            raise TokenConfigError(
+                f"{where}: the third column (role) must be 'read' or 'write'; "
+                "expected TOKEN [USERNAME [read|write [ORG ...]]]."
+            )
+        orgs = frozenset(
+            org if org == ALL_NAMESPACES else _check_user(org, where, "org name")
+            for org in fields[3:]
+        )
+        yield token, Identity(user, role, orgs)
 
 
 def generate_token() -> str:
     """A fresh random token in the Hub's ``hf_...`` style."""
     return "hf_" + secrets.token_urlsafe(30).replace("-", "A").replace("_", "b")
+
+
+def namespace_forbidden(identity: Identity, namespace: str, what: str) -> ForbiddenError:
+    """The 403 for acting outside the caller's namespaces (wording close to huggingface.co's)."""
+    return ForbiddenError(
+        f"You don't have the rights to {what} under the namespace {namespace!r}: "
+        f"user {identity.name!r} acts only in its own namespace and its orgs."
+    )
 
 
 def require_writer(identity: Identity | None) -> Identity:

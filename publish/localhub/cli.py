@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 
 from .auth import TOKENS_ENV_VAR, TokenConfigError, TokenStore, generate_token
-from .clientenv import client_env, shell_exports
+from .clientenv import client_env, shell_exports, token_file_export
 from .local import LocalHub
 
 hub_app = typer.Typer(help="Local Hugging Face Hub-compatible server.", no_args_is_help=True)
@@ -73,7 +73,7 @@ def serve(
     hint: str
     if token_file is None and not os.environ.get(TOKENS_ENV_VAR, "").strip():
         token_file = _ensure_generated_token_file(root)
-        hint = f'export HF_TOKEN="$(cut -f1 {token_file})"'
+        hint = token_file_export(token_file)
     elif token_file is not None:
         hint = f"# set HF_TOKEN to one of the tokens in {token_file}"
     else:

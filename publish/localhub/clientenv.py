@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shlex
 from collections.abc import Mapping
+from pathlib import Path
 from urllib.parse import urlsplit
 
 
@@ -61,3 +63,18 @@ def _quote(value: str) -> str:
     if value and all(c.isalnum() or c in "-_./:,@%+=" for c in value):
         return value
     return "'" + value.replace("'", "'\"'\"'") + "'"
+
+
+# First non-comment, non-blank entry whose role column is not "read"; awk splits on any run of
+# blanks, as the token parser does. The file starts with a "#" comment when ``ocforge release``
+# wrote it, so a plain ``cut -f1`` would yield two lines (an invalid header value).
+_FIRST_WRITE_TOKEN_AWK = '!/^[ \\t]*(#|$)/ && $3 != "read" {print $1; exit}'
+
+
+def token_file_export(path: Path) -> str:
+    """A POSIX shell line that sets ``HF_TOKEN`` to the first write token of a token file.
+
+    The line names the file, never a token, so it is safe to print.
+    """
+    program = shlex.quote(_FIRST_WRITE_TOKEN_AWK)
+    return f'export HF_TOKEN="$(awk {program} {shlex.quote(str(path))})"'

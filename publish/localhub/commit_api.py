@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from typing import Any
 
 from .auth import require_writer
@@ -17,7 +16,7 @@ from .errors import (
 )
 from .gitattributes import choose_upload_mode, is_lfs_by_attributes, parse_lfs_patterns
 from .objects import AddFile, CommitOperation, DeleteFile, DeleteFolder, FileEntry
-from .protocol import Request, Response, json_response
+from .protocol import Request, Response, decode_json, json_response
 from .repo_api import open_repo
 from .shapes import repo_url
 from .storage import Repo
@@ -97,11 +96,8 @@ def preupload(ctx: HubContext, req: Request, key: RepoKey, revision: str) -> Res
     return json_response({"files": answers, "commitOid": head.id})
 
 
-def _parse_commit_line(line: bytes) -> tuple[str, dict[str, Any]]:
-    try:
-        item = json.loads(line)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise BadRequestError("Commit payload line is not valid JSON.") from None
+def _parse_commit_line(line: bytes, lineno: int) -> tuple[str, dict[str, Any]]:
+    item = decode_json(line.rstrip(b"\r\n"), f"Commit payload line {lineno}", one_line=True)
     if not isinstance(item, dict) or not isinstance(item.get("value"), dict):
         raise BadRequestError('Commit payload lines must be {"key": ..., "value": {...}}.')
     key = item.get("key")
@@ -125,13 +121,15 @@ def commit(ctx: HubContext, req: Request, key: RepoKey, revision: str) -> Respon
 
     header: dict[str, Any] | None = None
     operations: list[CommitOperation] = []
+    lineno = 0
     while True:
         line = req.body.readline(limits.max_commit_line)
+        lineno += 1
         if not line:
             break
         if not line.strip():
             continue
-        kind, value = _parse_commit_line(line)
+        kind, value = _parse_commit_line(line, lineno)
         if header is None:
             if kind != "header":
                 raise BadRequestError('The first line of a commit payload must be the "header".')

@@ -7,23 +7,24 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 
-from .auth import TokenStore, generate_token
+from .auth import Identity, TokenStore, generate_token
 from .clientenv import client_env
 from .context import HubContext, Limits
 from .server import HubHTTPServer, serve_in_thread
 from .storage import HubStore
 
-TokensArg = TokenStore | Mapping[str, str] | Iterable[str] | None
+TokensArg = TokenStore | Mapping[str, str | Identity] | Iterable[str] | None
 
 
 class LocalHub:
     """A local Hub server running in a background thread.
 
     ``tokens`` is a :class:`~.auth.TokenStore`, a mapping ``token -> username`` (write role) or
-    an iterable of tokens (user ``local``). With ``tokens=None`` the tokens come from
-    ``token_file`` and the ``OCFORGE_HUB_TOKENS`` variable; if there are none, a random write
-    token for user ``local`` is generated and exposed as :attr:`token`. Data lives under
-    ``root`` and survives restarts. Usage::
+    ``token -> Identity`` (role and orgs), or an iterable of tokens (user ``local``, the admin,
+    see auth.py). With ``tokens=None`` the tokens come from ``token_file`` and the
+    ``OCFORGE_HUB_TOKENS`` variable; if there are none, a random write token for user ``local``
+    is generated and exposed as :attr:`token`. Data lives under ``root`` and survives restarts.
+    A user acts only in its own namespace and its orgs (auth.py). Usage::
 
         with LocalHub(tmp_path / "hub", tokens={"hf_secret_token": "alice"}) as hub:
             env = {**os.environ, **hub.client_env("hf_secret_token")}

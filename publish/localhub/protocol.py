@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import Message
 from pathlib import Path
@@ -29,9 +30,18 @@ class BodyReader:
     LFS uploads) raise ``limit`` before reading.
     """
 
-    def __init__(self, rfile: BinaryIO, headers: Message, limit: int):
+    def __init__(
+        self,
+        rfile: BinaryIO,
+        headers: Message,
+        limit: int,
+        send_continue: Callable[[], None] | None = None,
+    ):
         self._rfile = rfile
         self.limit = limit
+        # "Expect: 100-continue" is answered only when a handler starts reading, so a body that
+        # is refused first (413, 401, 404) is never sent by the client
+        self._send_continue = send_continue
         self.chunked = "chunked" in (headers.get("Transfer-Encoding") or "").lower()
         length_header = headers.get("Content-Length")
         self.length: int | None = None
@@ -57,6 +67,16 @@ class BodyReader:
         if self.length is not None and self.length > self.limit:
             raise PayloadTooLargeError(f"Request body larger than the limit of {self.limit} bytes.")
 
+    @property
+    def awaiting_continue(self) -> bool:
+        """True while the client waits for "100 Continue" before sending the body."""
+        return self._send_continue is not None and not self._eof
+
+    def _start(self) -> None:
+        if self._send_continue is not None and not self._eof:
+            send, self._send_continue = self._send_continue, None
+            send()
+
     def _count(self, data: bytes) -> bytes:
         self.consumed += len(data)
         if self.consumed > self.limit:
@@ -67,6 +87,7 @@ class BodyReader:
         """Up to ``size`` bytes (all remaining when negative); ``b""`` at the end."""
         if self._eof:
             return b""
+        self._start()
         if not self.chunked:
             want = self._remaining if size < 0 else min(size, self._remaining)
             data = self._rfile.read(want)
@@ -108,6 +129,7 @@ class BodyReader:
         """One line including its ``\\n`` (or the rest of the body); 413 past ``max_line``."""
         parts: list[bytes] = []
         total = 0
+        self._start()
         while not self._eof:
             if not self.chunked:
                 want = min(self._remaining, max_line + 1 - total)
@@ -143,7 +165,15 @@ class BodyReader:
         return self.read()
 
     def drain(self, max_bytes: int) -> bool:
-        """Discard up to ``max_bytes`` of unread body; True if the body is now fully consumed."""
+        """Discard up to ``max_bytes`` of unread body; True if the body is now fully consumed.
+
+        Nothing is read (False: close the connection) when the declared rest is over
+        ``max_bytes``: reading would only delay the answer, possibly until the client gives up.
+        """
+        if self._eof:
+            return True
+        if self.length is not None and self._remaining > max_bytes:
+            return False
         self.limit = sys.maxsize  # discarded bytes do not count against the limit
         while not self._eof and max_bytes > 0:
             data = self.read(min(max_bytes, 1 << 16))
@@ -151,6 +181,41 @@ class BodyReader:
                 break
             max_bytes -= len(data)
         return self._eof
+
+
+def decode_json(raw: bytes, what: str, *, one_line: bool = False) -> Any:
+    """Parse ``raw`` as JSON or raise a 400 naming ``what``, the reason and the position.
+
+    ``one_line``: ``raw`` is one NDJSON line, so the position is a column only.
+
+    Hostile bodies must not become 500s: invalid UTF-8, raw control characters (NUL) and
+    syntax errors raise ``JSONDecodeError``/``UnicodeDecodeError``; nesting deeper than the
+    interpreter's recursion limit (about 1,000 levels) raises ``RecursionError``; ``\\ud800``
+    escapes decode to lone surrogates that no file name, log line or response can encode.
+    """
+    try:
+        value = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        if b"\0" in raw:
+            raise BadRequestError(f"{what} contains a NUL byte: it is not JSON text.") from None
+        if isinstance(exc, UnicodeDecodeError):
+            raise BadRequestError(f"{what} is not valid UTF-8.") from None
+        where = f"column {exc.colno}" if one_line else f"line {exc.lineno} column {exc.colno}"
+        raise BadRequestError(
+            f"{what} is not valid JSON ({exc.msg.removesuffix(' at')}, {where})."
+        ) from None
+    except RecursionError:
+        raise BadRequestError(f"{what} is nested too deeply to be parsed as JSON.") from None
+    try:
+        # re-encoding is the cheapest complete check for lone surrogates anywhere in the value
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadRequestError(
+            f"{what} contains a \\u escape of a lone surrogate (not valid Unicode)."
+        ) from None
+    except RecursionError:  # nesting that json.loads accepted but json.dumps does not
+        raise BadRequestError(f"{what} is nested too deeply to be parsed as JSON.") from None
+    return value
 
 
 @dataclass
@@ -174,14 +239,11 @@ class Request:
         return (self.param(name) or "").lower() in ("1", "true", "yes")
 
     def json(self) -> Any:
-        """The body parsed as JSON (``{}`` for an empty body)."""
+        """The body parsed as JSON (``{}`` for an empty body); 400 for hostile bodies."""
         raw = self.body.read_all()
         if not raw.strip():
             return {}
-        try:
-            return json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise BadRequestError("Request body is not valid JSON.") from None
+        return decode_json(raw, "Request body")
 
     def json_object(self) -> dict[str, Any]:
         data = self.json()
@@ -223,7 +285,8 @@ class Response:
 
 def json_response(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     """A JSON response."""
-    body = json.dumps(value, ensure_ascii=False).encode()
+    # backslashreplace: a message quoting client input must never make the error itself fail
+    body = json.dumps(value, ensure_ascii=False).encode("utf-8", "backslashreplace")
     return Response(status, {"Content-Type": "application/json", **(headers or {})}, body)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .auth import Identity, require_writer
+from .auth import Identity, namespace_forbidden, require_writer
 from .context import HubContext
 from .errors import (
     BadRequestError,
@@ -27,12 +27,18 @@ from .yamlcheck import load_card_data, validate_readme
 
 
 def open_repo(ctx: HubContext, req: Request, key: RepoKey, *, write: bool = False) -> Repo:
-    """Load a repo the caller may see; private repos are 404 for anonymous callers."""
-    if write:
-        require_writer(req.identity)
+    """Load a repo the caller may see (and, with ``write``, change); see auth.py for the rules.
+
+    A private repo outside the caller's namespaces is 404 like a missing one, so its existence
+    does not leak; writing to a visible repo outside them is 403.
+    """
+    identity = require_writer(req.identity) if write else req.identity
     repo = ctx.store.get_repo(key)
-    if repo.private and req.identity is None:
+    member = identity is not None and identity.acts_in(key.namespace)
+    if repo.private and not member:
         raise RepoNotFoundError(f"Repository {key.repo_id} not found.")
+    if write and identity is not None and not member:  # anonymous: require_writer raised
+        raise namespace_forbidden(identity, key.namespace, f"write to {key.repo_id}")
     return repo
 
 
@@ -80,7 +86,8 @@ def whoami(ctx: HubContext, req: Request) -> Response:
             "id": ident.name,
             "name": ident.name,
             "fullname": ident.name,
-            "orgs": [],
+            # huggingface_hub callers read org names from here (e.g. to pick a namespace)
+            "orgs": [{"type": "org", "name": org, "fullname": org} for org in ident.org_names],
             "auth": {
                 "type": "access_token",
                 "accessToken": {"displayName": "ocforge-localhub", "role": ident.role},
@@ -125,6 +132,8 @@ def create_repo(ctx: HubContext, req: Request) -> Response:
     if visibility not in (None, "public", "private"):
         raise BadRequestError('"visibility" must be "public" or "private".')
     private = visibility == "private" or (visibility is None and body.get("private") is True)
+    if not identity.acts_in(key.namespace):
+        raise namespace_forbidden(identity, key.namespace, f"create a {key.repo_type}")
     url = repo_url(req.base_url, key)
     try:
         repo = ctx.store.create_repo(key, private=private, author=identity.name)
@@ -139,6 +148,7 @@ def delete_repo(ctx: HubContext, req: Request) -> Response:
     """``DELETE /api/repos/delete``: remove a repo and all its data."""
     identity = require_writer(req.identity)
     key = _create_delete_key(req.json_object(), identity)
+    open_repo(ctx, req, key, write=True)  # 404 / 403 outside the caller's namespaces
     ctx.store.delete_repo(key)
     return json_response({})
 

@@ -35,12 +35,23 @@ class HubRequestHandler(BaseHTTPRequestHandler):
     # Idle keep-alive connections are dropped after this many seconds (frees the thread).
     timeout = 120
     server: HubHTTPServer
+    _expect_continue = False
 
     def setup(self) -> None:
         super().setup()
         # Headers and body go out in separate writes; without TCP_NODELAY, Nagle's algorithm
         # plus the client's delayed ACK stalls every response by ~40 ms.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def handle_expect_100(self) -> bool:
+        # Deferred to the body's first read (see BodyReader): a request refused before its body
+        # is read, such as a declared size over the limit (413), is answered without "100".
+        self._expect_continue = True
+        return True
+
+    def _send_continue(self) -> None:
+        self.send_response_only(100)
+        self.end_headers()
 
     def do_GET(self) -> None:
         self._handle()
@@ -82,8 +93,14 @@ class HubRequestHandler(BaseHTTPRequestHandler):
     def _handle(self) -> None:
         ctx = self.server.ctx
         body: BodyReader | None = None
+        expect, self._expect_continue = self._expect_continue, False
         try:
-            body = BodyReader(self.rfile, self.headers, ctx.limits.max_json_body)
+            body = BodyReader(
+                self.rfile,
+                self.headers,
+                ctx.limits.max_json_body,
+                self._send_continue if expect else None,
+            )
             response = route(ctx, self._parse(ctx, body))
         except HubError as exc:
             response = error_response(exc)
@@ -94,8 +111,15 @@ class HubRequestHandler(BaseHTTPRequestHandler):
             logger.exception("internal error on %s %s", self.command, self._safe_path())
             response = error_response(HubError("Internal server error."))
         # Leftover body bytes would be read as the next request: drain a little, else close.
+        # Never drain a 413 or a body the client holds back until "100 Continue": it may be
+        # waiting for this answer before sending (or instead of sending) anything.
         try:
-            if body is None or not body.drain(ctx.limits.max_drain):
+            if (
+                body is None
+                or response.status == 413
+                or body.awaiting_continue
+                or not body.drain(ctx.limits.max_drain)
+            ):
                 self.close_connection = True
         except (HubError, OSError):
             self.close_connection = True

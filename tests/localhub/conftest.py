@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from localhub_helpers import README, TOKENS_TEXT, write_parquet
+
 from ocforge.publish.localhub import LocalHub, TokenStore
 
 

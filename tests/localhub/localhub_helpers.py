@@ -11,6 +11,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+
 from ocforge.publish.localhub import client_env
 
 WRITE_TOKEN = "hf_localhub_test_write_token_0001"

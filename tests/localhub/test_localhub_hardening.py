@@ -15,6 +15,7 @@ from urllib.parse import quote, urlsplit
 
 import pytest
 from localhub_helpers import READ_TOKEN, TOKENS_TEXT, WRITE_TOKEN
+
 from ocforge.publish.localhub import Limits, LocalHub, TokenConfigError, TokenStore, client_env
 from ocforge.publish.localhub.hashing import git_blob_sha1
 
