@@ -47,7 +47,11 @@ def card_data(
     schemas: Mapping[str, pa.Schema],
     default_config: str,
 ) -> DatasetCardData:
-    """Hub metadata: card settings, ``configs`` (data files per split) and ``dataset_info``."""
+    """Hub metadata: card settings, ``configs`` (data files per split) and ``dataset_info``.
+
+    Only splits with rows are listed (``datasets`` cannot load a split of 0 rows): a config
+    without any is left out of ``configs`` and ``dataset_info`` alike."""
+    outputs = {name: out for name, out in outputs.items() if out.splits}
     data = DatasetCardData(
         pretty_name=settings.pretty_name,
         license=settings.license,
@@ -129,6 +133,15 @@ def card_body(
             "so evaluations measure generalisation to unseen characters.",
             "",
             _table(["config", "kind", "train", "test"], split_rows),
+            *(
+                [
+                    "",
+                    "A split with no rows (`-`) is left out of its config, and a config with no "
+                    "rows is not offered: `datasets` cannot load a split of 0 rows.",
+                ]
+                if any(set(out.splits) != {"train", "test"} for out in outputs.values())
+                else []
+            ),
             "",
             "```python",
             "from datasets import load_dataset",

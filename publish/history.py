@@ -9,12 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ocforge.errors import OcforgeError
 from ocforge.publish.diff import ReleaseDiff, card_diff, diff_manifests
 from ocforge.publish.hub_client import HubConnection, Target, connect
 from ocforge.publish.remote import README, REPO_TYPE, download, manifest_at
 from ocforge.publish.versions import Version, version_tags
-
-from ocforge.errors import OcforgeError
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,11 @@
 Rows are split by a stable hash of ``character_id``, assigned to a shard by a stable hash of
 their id and sorted by id within it, so the same rows always give the same files, byte for byte,
 and changing a few rows rewrites only the shards that hold them.
+
+A split with no rows is left out: no file, no entry in the config. ``datasets.load_dataset``
+cannot load a split of 0 rows in any file layout (a row group of 0 rows fails with ``BatchSize
+must be greater than 0``; a file without row groups gives a split that ``as_dataset`` refuses as
+"corresponds to no data"), and one such split makes the whole config unloadable.
 """
 
 from __future__ import annotations
@@ -20,12 +25,43 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from ocforge.publish.hashing import file_sha256
 
 from ocforge.outputs import ShardFile, SplitOutput
+from ocforge.publish.hashing import file_sha256
 from ocforge.records import content_id, id_column
 
 SPLITS = ("train", "test")
+
+
+class SplitOutputs(dict[str, SplitOutput]):
+    """:func:`write_config`'s result: split name -> what was written, for every split that has
+    rows, and ``left_out``: the splits the recipe asks for that had no rows (nothing written)."""
+
+    def __init__(self, splits: dict[str, SplitOutput], left_out: Iterable[str] = ()) -> None:
+        super().__init__(splits)
+        self.left_out: tuple[str, ...] = tuple(left_out)
+
+
+def wanted_splits(test_fraction: float, kind: str = "dialogues") -> tuple[str, ...]:
+    """The splits a config of ``kind`` has when none is empty (eval configs hold only test rows)."""
+    if kind == "eval":
+        return ("test",) if test_fraction > 0 else ()
+    return SPLITS if test_fraction > 0 else ("train",)
+
+
+def left_out_splits(configs: dict[str, Any], test_fraction: float) -> dict[str, list[str]]:
+    """config -> the splits a build left out because they had no rows, from ``release.json``'s
+    ``configs`` (a config with no rows at all lists every split it would have had)."""
+    out = {}
+    for name, info in configs.items():
+        missing = [
+            split
+            for split in wanted_splits(test_fraction, info.get("kind", "dialogues"))
+            if split not in info["splits"]
+        ]
+        if missing or not info["splits"]:
+            out[name] = missing
+    return out
 
 
 def split_of(character_id: str, test_fraction: float, seed: int) -> str:
@@ -73,7 +109,10 @@ def _write_shard(
     """Write ``table``'s ``rows`` (in that order) to ``path``; (Arrow bytes, file size, SHA-256).
 
     The shard is taken and written a few row groups at a time: the file is the same as from one
-    write of the whole shard, without a second copy of it in memory."""
+    write of the whole shard, without a second copy of it in memory. An empty shard has the
+    schema and no row group at all: ``datasets`` reads a row group of 0 rows with batch size 0
+    and fails (``ArrowInvalid: BatchSize must be greater than 0``), but loads a file without row
+    groups as 0 rows with the schema's features."""
     step = row_group_rows * max(1, 8192 // row_group_rows)
     nbytes = 0
     with pq.ParquetWriter(
@@ -83,7 +122,7 @@ def _write_shard(
         use_content_defined_chunking=True,
         write_page_index=True,
     ) as writer:
-        for start in range(0, max(len(rows), 1), step):
+        for start in range(0, len(rows), step):
             piece = table.take(rows[start : start + step])
             nbytes += piece.nbytes
             writer.write_table(piece, row_group_size=row_group_rows)
@@ -105,10 +144,12 @@ def write_config(
     """Write ``rows`` (a table in ``schema``, or dicts matching it: any iterable, consumed once)
     under ``root/data/<config>/``, each shard sorted by id.
 
-    The ``test`` split exists whenever ``test_fraction > 0``, even if empty, so that consumers see
-    the same splits in every version. Shards are written by ``threads`` threads (default: one
-    per core, at most 4; Arrow encodes and compresses without holding the GIL); the files do not
-    depend on it. Memory: the rows in Arrow form plus a few row groups per thread.
+    The ``test`` split is asked for whenever ``test_fraction > 0``; a split that gets no rows is
+    left out (no file; named in the result's ``left_out``), since ``load_dataset`` cannot read a
+    split of 0 rows. A config with no rows at all gives an empty result. Shards are written by
+    ``threads`` threads (default: one per core, at most 4; Arrow encodes and compresses without
+    holding the GIL); the files do not depend on it. Memory: the rows in Arrow form plus a few
+    row groups per thread.
     """
     table = rows if isinstance(rows, pa.Table) else _arrow_table(rows, schema)
     if any(column.num_chunks > 1 for column in table.columns):
@@ -118,7 +159,8 @@ def write_config(
     ids = table.column(id_name).to_pylist()
     order = np.asarray(pc.sort_indices(table, [(id_name, "ascending")]))
     split_names = _split_names(table, test_fraction, seed)[order]
-    wanted = SPLITS if test_fraction > 0 else ("train",)
+    asked = wanted_splits(test_fraction)
+    wanted = tuple(split for split in asked if (split_names == split).any())
     folder = root / "data" / config
     folder.mkdir(parents=True, exist_ok=True)
     jobs: list[tuple[str, str, np.ndarray]] = []  # (split, file, row numbers in id order)
@@ -143,7 +185,10 @@ def write_config(
                 itertools.repeat(row_group_rows),
             )
         )
-    outputs = {split: SplitOutput(name=split, rows=sizes[split], num_bytes=0) for split in wanted}
+    outputs = SplitOutputs(
+        {split: SplitOutput(name=split, rows=sizes[split], num_bytes=0) for split in wanted},
+        left_out=[split for split in asked if split not in wanted],
+    )
     for (split, rel, shard_rows), (nbytes, size, digest) in zip(jobs, written, strict=True):
         outputs[split].num_bytes += nbytes
         outputs[split].files.append(ShardFile(rel, len(shard_rows), size, digest))

@@ -1,4 +1,4 @@
-"""Releases: publish a build as one Hub commit, tag it ``vX.Y.Z``, verify it with ``load_dataset``.
+"""Releases: publish a build as one Hub commit, verify it with ``load_dataset``, tag it ``vX.Y.Z``.
 
 Public API::
 
@@ -8,10 +8,11 @@ Public API::
     diff_releases(repo_id, old, new, ...) -> ReleaseDiff
 
 The order of a release guarantees "no half-published versions": secret scan -> plan (compare
-files by hash with ``main``) -> one commit with ``parent_commit`` -> tag only after the commit
-succeeded -> verification in a separate process. A failed push leaves no tag; running the same
-command again finds the state on the Hub and finishes (a commit that landed without its tag is
-tagged, identical content makes no commit).
+files by hash with ``main``) -> one commit with ``parent_commit`` -> verification of that commit
+in a separate process -> tag only after the commit loads (:mod:`ocforge.publish.tagging`). A
+failed push or verification leaves no tag; running the same command again finds the state on the
+Hub and finishes (an untagged commit of this very build is verified and tagged, a different build
+supersedes it with a new commit, identical content makes no commit).
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import yaml
+
+from ocforge.errors import OcforgeError
+from ocforge.ledger import Ledger
+from ocforge.outputs import ConfigOutput, ShardFile, SplitOutput
 from ocforge.publish.diff import card_diff, changelog_markdown, diff_manifests
 from ocforge.publish.history import (  # noqa: F401  (re-exported: the release API in one place)
     ReleaseInfo,
@@ -36,38 +41,35 @@ from ocforge.publish.history import (  # noqa: F401  (re-exported: the release A
     list_releases,
     write_card_preview,
 )
-from ocforge.publish.hub_client import HubAccessError, HubConnection, Target, connect
+from ocforge.publish.hub_client import HubAccessError, Target, connect
+from ocforge.publish.layout import left_out_splits
 from ocforge.publish.manifest import MANIFEST_NAME, read_manifest
 from ocforge.publish.plan import ReleasePlan, file_actions
-from ocforge.publish.remote import README, REPO_TYPE, download, manifest_at, remote_state
+from ocforge.publish.remote import README, download, manifest_at, remote_state
 from ocforge.publish.secrets import SecretFoundError, scan_parquet, scan_text
+from ocforge.publish.tagging import (  # noqa: F401  (re-exported)
+    PublishError,
+    TagExistsError,
+    create_repo,
+    finish_untagged,
+    verify_then_tag,
+)
+from ocforge.publish.tagging import commit as _commit
 from ocforge.publish.verify import (  # noqa: F401  (re-exported)
     VerificationError,
     VerifiedSplit,
     verify_release,
 )
-from ocforge.publish.versions import Bump, Version, VersionError, change_level, next_version
-
-from ocforge.errors import OcforgeError
-from ocforge.ledger import Ledger
-from ocforge.outputs import ConfigOutput, ShardFile, SplitOutput
-from ocforge.recipe import CardSettings, Recipe
+from ocforge.publish.versions import Bump, Version, change_level, next_version
+from ocforge.recipe import CardSettings, Recipe, SplitSettings
 
 Progress = Callable[[str], None]
-
-
-class PublishError(OcforgeError):
-    """Pushing a release failed; no tag was created, and running the command again resumes."""
-
-
-class TagExistsError(VersionError):
-    """The release tag already exists; tags are never moved or overwritten."""
 
 
 @dataclass
 class ReleaseResult:
     """Outcome of a release: ``status`` is ``released``, ``up-to-date``, ``tagged`` (a commit
-    left untagged by an interrupted run was tagged) or ``dry-run``."""
+    of this build left untagged by an earlier run loaded and was tagged) or ``dry-run``."""
 
     repo_id: str
     version: str
@@ -83,14 +85,16 @@ class ReleaseResult:
 # --------------------------------------------------------------------------- reading a build
 
 
-def _recipe_sections(manifest: dict[str, Any]) -> tuple[CardSettings, list[str]]:
-    """Card settings and allowed secret patterns from the recipe text stored in the manifest."""
+def _recipe_sections(manifest: dict[str, Any]) -> tuple[CardSettings, list[str], float]:
+    """Card settings, allowed secret patterns and the test fraction from the recipe text stored
+    in the manifest."""
     data = yaml.safe_load(manifest.get("recipe", {}).get("text") or "") or {}
     card = CardSettings.model_validate(data.get("card") or {})
     if not card.description and data.get("description"):
         card = card.model_copy(update={"description": str(data["description"])})
     allow = list((data.get("publish") or {}).get("allow_secret_patterns") or [])
-    return card, allow
+    splits = data.get("splits") or {}
+    return card, allow, float(splits.get("test_fraction", SplitSettings().test_fraction))
 
 
 def _outputs(manifest: dict[str, Any]) -> dict[str, ConfigOutput]:
@@ -110,11 +114,27 @@ def _outputs(manifest: dict[str, Any]) -> dict[str, ConfigOutput]:
 
 
 def _schemas(root: Path, outputs: dict[str, ConfigOutput]) -> dict[str, Any]:
-    # the layout writes at least one (possibly empty) shard per split, so every config has a file
+    # every split the layout keeps has rows and so a file (``outputs``: loadable configs only)
     return {
         name: pq.read_schema(root / next(iter(out.splits.values())).files[0].path).remove_metadata()
         for name, out in outputs.items()
     }
+
+
+def _loadable(manifest: dict[str, Any]) -> dict[str, ConfigOutput]:
+    """The configs with at least one split: the card lists these; a config whose splits all had
+    no rows has no files and is named in the card's ``left_out`` instead.
+
+    Raises:
+        OcforgeError: no config has a row (nothing to release).
+    """
+    loadable = {n: o for n, o in _outputs(manifest).items() if o.splits}
+    if not loadable:
+        raise OcforgeError(
+            f"nothing to release: every config of {manifest.get('name')!r} has 0 rows "
+            f"({', '.join(manifest['configs'])}); see the ledger in release.json"
+        )
+    return loadable
 
 
 def _data_files(manifest: dict[str, Any]) -> dict[str, str]:
@@ -262,7 +282,9 @@ def release_build(
         version: explicit ``X.Y.Z``; must be newer than the latest release.
         bump: ``auto`` (major: schema changed, minor: rows changed, patch: card only) or a level.
         dry_run: compute and return the plan; push nothing.
-        verify: load every config and split back at the tag in a child process.
+        verify: load every config and split back at the new commit in a child process before
+            tagging it (``False``: tag without loading; an untagged commit left by an earlier
+            run is loaded before it is tagged all the same).
         allow_secret_patterns: secret-scan patterns to allow, added to the recipe's.
         endpoint, token, hub_root: override the target's location and credentials.
         staging_dir: keep the generated card, plots and ``release.json`` there (e.g. to read
@@ -275,7 +297,9 @@ def release_build(
         SecretFoundError: the data or card contain token-like strings (nothing pushed).
         VersionError / TagExistsError: the requested version is not newer or already tagged.
         PublishError: the commit or tag could not be created (no tag exists for the version).
-        VerificationError: the tagged release loads with other row counts than ``release.json``.
+        VerificationError: the new commit does not load as ``release.json`` says; it was not
+            tagged (see :mod:`ocforge.publish.tagging` for what the next run does with it).
+        OcforgeError: every config of the build has 0 rows.
     """
     from ocforge.cards.dataset_card import (
         card_metadata,
@@ -291,9 +315,9 @@ def release_build(
         )
     manifest = read_manifest(root)
     Ledger.from_dict(manifest["ledger"]).check()
-    settings, recipe_allow = _recipe_sections(manifest)
+    settings, recipe_allow, test_fraction = _recipe_sections(manifest)
     allow = [*recipe_allow, *(allow_secret_patterns or [])]
-    outputs = _outputs(manifest)
+    outputs = _loadable(manifest)
     schemas = _schemas(root, outputs)
     default = next((n for n, o in outputs.items() if o.kind == "dialogues"), next(iter(outputs)))
 
@@ -318,6 +342,11 @@ def release_build(
 
         _log(progress, "card statistics and plots")
         context, plot_files = _card_context(root, manifest, settings, outputs, schemas, staging)
+        # splits and configs with no rows: not in the card's configs; the card names them
+        context["left_out"] = [
+            {"config": c, "splits": splits, "whole_config": c not in outputs}
+            for c, splits in left_out_splits(manifest["configs"], test_fraction).items()
+        ]
         metadata = card_metadata(settings, outputs, schemas, default)
         card_sha = _sha256_json([context, metadata.to_dict(), template_sha256()])
         current = {**manifest, "card_sha256": card_sha}
@@ -325,35 +354,18 @@ def release_build(
         data_sha = _data_files(manifest)
         local_by_sha = {sha: root / path for path, sha in data_sha.items()}
 
-        # a commit of an interrupted run that landed without its tag: tag it now
-        head = remote.head_manifest
-        if (
-            head is not None
-            and head.get("version")
-            and Version.parse(head["version"]) not in remote.tags
-            and (latest is None or Version.parse(head["version"]) > latest[0])
-            and change_level(head, current, head.get("card_sha256") != card_sha) is None
-            and not dry_run
-        ):
-            v = Version.parse(head["version"])
-            plan = ReleasePlan(
-                repo_id,
-                conn.display,
-                str(v),
-                v.tag,
-                "finish-tag",
-                None,
-                remote.head,
-                head.get("parent"),
-                manifest=head,
+        # an untagged commit of an interrupted or failed run: tagged only if it is this very
+        # build and loads; otherwise the commit below supersedes it
+        finished = (
+            None
+            if dry_run
+            else finish_untagged(conn, repo_id, remote, current, card_sha, root, data_sha, progress)
+        )
+        if finished is not None:
+            v, plan, verified = finished
+            return ReleaseResult(
+                repo_id, str(v), v.tag, remote.head, "tagged", plan, verified, target=conn.display
             )
-            _tag(conn, repo_id, v.tag, remote.head, plan)  # type: ignore[arg-type]
-            result = ReleaseResult(
-                repo_id, str(v), v.tag, remote.head, "tagged", plan, target=conn.display
-            )
-            if verify:
-                result.verified = verify_release(conn, repo_id, v.tag, head)
-            return result
 
         level = change_level(previous, current, (previous or {}).get("card_sha256") != card_sha)
         if latest is not None and level is None:
@@ -381,7 +393,9 @@ def release_build(
                 target=conn.display,
             )
             if verify and not dry_run:
-                result.verified = verify_release(conn, repo_id, tag, previous or current)
+                result.verified = verify_release(
+                    conn, repo_id, remote.tag_commits.get(tag) or tag, previous or current
+                )
             return result
 
         new_version = next_version(latest[0] if latest else None, level, bump, version)
@@ -470,75 +484,20 @@ def release_build(
 
         _log(progress, f"pushing {len(plan.uploads)} files ({plan.bytes_to_upload:,} bytes)")
         if not remote.exists:
-            _create_repo(conn, plan, private)
+            create_repo(conn, plan, private)
         commit = _commit(conn, plan)
-        _log(progress, f"tagging {new_version.tag}")
-        _tag(conn, repo_id, new_version.tag, commit, plan)
-        result = ReleaseResult(
+        verified = verify_then_tag(conn, plan, commit, verify=verify, progress=progress)
+        return ReleaseResult(
             repo_id,
             str(new_version),
             new_version.tag,
             commit,
             "released",
             plan,
+            verified,
             bytes_uploaded=plan.bytes_to_upload,
             target=conn.display,
         )
-        if verify:
-            _log(progress, "verifying with load_dataset")
-            result.verified = verify_release(conn, repo_id, new_version.tag, release_manifest)
-        return result
-
-
-def _create_repo(conn: HubConnection, plan: ReleasePlan, private: bool) -> None:
-    api: Any = conn.api
-    try:
-        api.create_repo(plan.repo_id, repo_type=REPO_TYPE, private=private, exist_ok=True)
-        plan.base_commit = api.repo_info(plan.repo_id, repo_type=REPO_TYPE).sha
-    except Exception as exc:
-        raise PublishError(
-            f"could not create {plan.repo_id} ({type(exc).__name__}: {exc}); nothing was "
-            "pushed and no tag was created. Run the same command again."
-        ) from exc
-
-
-def _commit(conn: HubConnection, plan: ReleasePlan) -> str:
-    """One commit with every upload and deletion, based on ``plan.base_commit``."""
-    from huggingface_hub import CommitOperationAdd, CommitOperationDelete
-
-    ops: list[Any] = [CommitOperationAdd(f.path, str(f.local)) for f in plan.uploads]
-    ops += [CommitOperationDelete(f.path) for f in plan.deletions]
-    try:
-        info = conn.api.create_commit(  # type: ignore[attr-defined]
-            plan.repo_id,
-            ops,
-            commit_message=f"Release {plan.tag}",
-            commit_description=plan.changelog,
-            repo_type=REPO_TYPE,
-            revision="main",
-            parent_commit=plan.base_commit,
-        )
-    except Exception as exc:  # any client or server failure: the version does not exist
-        raise PublishError(
-            f"push of {plan.tag} to {plan.repo_id} failed ({type(exc).__name__}: {exc}); "
-            "no tag was created. Run the same command again to finish the release."
-        ) from exc
-    return info.oid
-
-
-def _tag(conn: HubConnection, repo_id: str, tag: str, commit: str, plan: ReleasePlan) -> None:
-    try:
-        conn.api.create_tag(  # type: ignore[attr-defined]
-            repo_id, tag=tag, revision=commit, tag_message=f"Release {tag}", repo_type=REPO_TYPE
-        )
-    except Exception as exc:
-        raise PublishError(
-            f"commit {commit[:12]} landed but tag {tag} could not be created "
-            f"({type(exc).__name__}: {exc}); run the same command again to tag it."
-        ) from exc
-
-
-# --------------------------------------------------------------------------- verification
 
 
 # --------------------------------------------------------------------------- recipe -> release
@@ -546,9 +505,8 @@ def _tag(conn: HubConnection, repo_id: str, tag: str, commit: str, plan: Release
 
 def build_is_current(recipe: Recipe, build_dir: Path) -> bool:
     """True when ``build_dir`` holds a complete build of this recipe and these exact inputs."""
-    from ocforge.builders.sources import input_fingerprint
-
     from ocforge import __version__
+    from ocforge.builders.sources import input_fingerprint
 
     path = Path(build_dir) / MANIFEST_NAME
     if not path.is_file():

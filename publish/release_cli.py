@@ -42,7 +42,12 @@ DryRunOpt = Annotated[
     bool, typer.Option("--dry-run", help="Print the plan and card diff; push nothing.")
 ]
 NoVerifyOpt = Annotated[
-    bool, typer.Option("--no-verify", help="Skip loading the release back with load_dataset.")
+    bool,
+    typer.Option(
+        "--no-verify",
+        help="Tag the new commit without loading it back with load_dataset first "
+        "(an untagged commit left by an earlier run is always loaded before it is tagged).",
+    ),
 ]
 PreviewOpt = Annotated[
     Path | None,
@@ -77,7 +82,7 @@ def _report(result: Any, preview: Path | None, hub: dict[str, Any]) -> None:
     words = {
         "released": f"released {result.tag}",
         "up-to-date": f"up to date: the content is already release {result.tag}; no commit made",
-        "tagged": f"finished {result.tag}: tagged the commit an interrupted run had pushed",
+        "tagged": f"finished {result.tag}: the commit an earlier run had pushed loads; tagged it",
     }
     console.print(f"[green]{words[result.status]}[/]", markup=True)
     console.print(f"repo:    {result.repo_id} on {result.target}")
@@ -181,9 +186,8 @@ def release_command(
     ] = False,
     preview: PreviewOpt = None,
 ) -> None:
-    """Build a recipe (or reuse an up-to-date build), publish it, tag it and verify it."""
+    """Build a recipe (or reuse an up-to-date build), publish it, verify it and tag it."""
     from ocforge.publish.release import release
-
     from ocforge.recipe import load_recipe
 
     if target is not None:

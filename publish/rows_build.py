@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-from ocforge.publish.layout import write_config
-from ocforge.publish.manifest import build_manifest, write_manifest
 
 from ocforge.ledger import ConfigLedger, Ledger
 from ocforge.outputs import ConfigOutput
+from ocforge.publish.layout import write_config
+from ocforge.publish.manifest import build_manifest, write_manifest
 from ocforge.records import (
     CHARACTERS_SCHEMA,
     PROFILE_FIELDS,

@@ -118,7 +118,7 @@ def test_build_without_test_split_is_refused(build, tmp_path):
     for info in manifest["configs"].values():
         info["splits"].pop("test", None)
     (broken / "release.json").write_text(json.dumps(manifest))
-    with pytest.raises(EvalConfigError, match="no 'test' split"):
+    with pytest.raises(EvalConfigError, match="no rows in any 'test' split"):
         eval_rows(broken)
     with pytest.raises(EvalConfigError, match="has no release.json"):
         eval_rows(tmp_path)

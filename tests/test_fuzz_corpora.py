@@ -3,7 +3,7 @@
 For every corpus the build either succeeds or fails with a one-line error naming a file and
 line; the ledger balances; every non-blank input line ends in exactly one of kept, removed and
 quarantine (by its file and line); and every config and split loads with ``load_dataset``.
-``OCFORGE_FUZZ_CORPORA`` sets how many corpora are built (default 24, about a minute here).
+``OCFORGE_FUZZ_CORPORA`` sets how many corpora are built (default 48, about 40 s here; 200 passed in 3.5 minutes).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from ocforge.build import build
 from ocforge.errors import OcforgeError
 from ocforge.recipe import load_recipe
 
-CORPORA = int(os.environ.get("OCFORGE_FUZZ_CORPORA", "24"))
+CORPORA = int(os.environ.get("OCFORGE_FUZZ_CORPORA", "48"))
 NAMES = ["Ann Baker", "Bea Morgan", "Cy Price", "Dai Evans", "Eli Rhys", "Fran Lloyd"]
 PAST = [
     "Ran a bakery on the harbour for twelve years.",
@@ -195,7 +195,12 @@ def test_fuzzed_corpus_builds_balances_and_loads(tmp_path, seed):
         assert set(placed) == expected, f"{config}: lost {expected - set(placed)}"
         assert ledger.configs[config].input == len(expected)
     manifest = json.loads((result.out_dir / "release.json").read_text())
+    offered = {c["config_name"] for c in yaml.safe_load(
+        (result.out_dir / "README.md").read_text().split("---")[1])["configs"]}  # fmt: skip
     for config, info in manifest["configs"].items():
-        loaded = datasets.load_dataset(str(result.out_dir), config)
-        for split, meta in info["splits"].items():
-            assert loaded[split].num_rows == meta["rows"], (config, split)
+        rows = {split: meta["rows"] for split, meta in info["splits"].items() if meta["rows"]}
+        # a split of 0 rows is left out (datasets cannot load one), and so is a config of none
+        assert (config in offered) == bool(rows), (config, info["splits"])
+        if rows:
+            loaded = datasets.load_dataset(str(result.out_dir), config)
+            assert {s: d.num_rows for s, d in loaded.items()} == rows, config

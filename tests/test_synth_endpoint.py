@@ -424,7 +424,6 @@ def test_characters_the_build_would_remove_get_no_requests(served, tmp_path):
     """Profile checks run before assignment: a placeholder or incomplete profile is skipped
     (counted, with its reason) instead of being answered and then removed by the build."""
     from ocforge.builders.synthesis.run import synthesize
-
     from ocforge.recipe import load_recipe
 
     proxy, model_dir, _ = served
@@ -457,8 +456,8 @@ def test_characters_the_build_would_remove_get_no_requests(served, tmp_path):
     assert all(r["detail"].startswith("characters.jsonl:") for r in skipped)  # file:line
     # every request went to the one usable character: its profile is the system prompt
     name_line = rows[0]["character"].splitlines()[0]
-    assert sent and all(
-        any(name_line in str(m["content"]) for m in r["messages"]) for r in sent
-    ), [r["messages"] for r in sent]
+    assert sent and all(any(name_line in str(m["content"]) for m in r["messages"]) for r in sent), [
+        r["messages"] for r in sent
+    ]
     kept = _rows(tmp_path / "out" / "characters.jsonl")
     assert [c["character_id"] for c in kept] == [rows[0]["character_id"]]

@@ -25,11 +25,11 @@ from typing import Any
 import orjson
 import polars as pl
 import pyarrow as pa
-from ocforge.publish.layout import write_config
-from ocforge.publish.manifest import read_manifest
 
 from ocforge.errors import OcforgeError
 from ocforge.outputs import ConfigOutput
+from ocforge.publish.layout import write_config
+from ocforge.publish.manifest import read_manifest
 from ocforge.records import MESSAGE
 
 CHARACTER_CHOICE = "eval_character_choice"
@@ -159,7 +159,10 @@ def eval_rows(build_dir: Path) -> dict[str, list[dict[str, Any]]]:
         .sort("dialogue_id")
     )
     if not any(EVAL_SPLIT in info["splits"] for info in manifest["configs"].values()):
-        raise EvalConfigError(f"{root}: no '{EVAL_SPLIT}' split (recipe splits.test_fraction is 0)")
+        raise EvalConfigError(
+            f"{root}: no rows in any '{EVAL_SPLIT}' split (splits.test_fraction is 0, or no "
+            "kept character hashed into it)"
+        )
 
     dialogue_rows = [
         {
@@ -260,6 +263,7 @@ def declare_eval_configs(build_dir: Path, configs: EvalConfigs) -> None:
     """
     import datasets
     from huggingface_hub import DatasetCard
+
     from ocforge.publish.manifest import schema_sha256, write_manifest
 
     root = Path(build_dir)

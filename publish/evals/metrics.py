@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from datatrove.data import Document
+
 from ocforge.filters.quality import CharacterBreakFilter
 
 

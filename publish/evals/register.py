@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from ocforge.publish.evals.configs import CHARACTER_CHOICE, DIALOGUES, EVAL_KIND
-from ocforge.publish.evals.dataset_ref import DatasetRelease, resolve_release
 
 from ocforge.errors import OcforgeError
+from ocforge.publish.evals.configs import CHARACTER_CHOICE, DIALOGUES, EVAL_KIND
+from ocforge.publish.evals.dataset_ref import DatasetRelease, resolve_release
 from ocforge.recipe import CONFIGS_DIR, DEFAULT_CHARACTER_BREAKS
 
 TEMPLATES_DIR = CONFIGS_DIR / "lm_eval"

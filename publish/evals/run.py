@@ -19,10 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ocforge.errors import OcforgeError
 from ocforge.publish.evals.dataset_ref import download_text
 from ocforge.publish.evals.register import Registration
-
-from ocforge.errors import OcforgeError
 
 RESULTS_FILE = "results.json"
 #: where results files go in the model repo (``ocforge publish model`` keeps them with the results)
@@ -255,6 +254,7 @@ def update_card_text(card_text: str, record: dict[str, Any], model_name: str) ->
     """The model card with ``record``'s results merged into ``model-index`` and the evaluation
     table in the body (see :func:`ocforge.cards.model_card.apply_eval_results`)."""
     from huggingface_hub import ModelCard
+
     from ocforge.cards.model_card import apply_eval_results
 
     existing = ModelCard(card_text).data.eval_results or []
