@@ -111,6 +111,7 @@ def synthetic_corpus(
         fields["age"] = str(18 + i % 60)
         fields["gender"] = ("female", "male", "non-binary")[i % 3]
         profile = "\n".join(f"{f.replace('_', ' ').title()}: {v}" for f, v in fields.items())
+        fields["age_years"] = 18 + i % 60  # parsed, as a build would: not a profile line
         persona = f"persona {i}: " + _text(rng, 8)
         chars.append(
             {

@@ -21,8 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ocforge import redaction
 from ocforge.errors import OcforgeError
 from ocforge.publish.hub_client import HubConnection
+from ocforge.redaction import redact_text
 
 
 class VerificationError(OcforgeError):
@@ -144,7 +146,10 @@ def _load_in_children(
                 continue
             stderr = (home / "err").read_text(encoding="utf-8", errors="replace").strip()
             last = stderr.splitlines()[-1] if stderr else f"exit status {child.returncode}"
-            failures.append(f"{', '.join(configs)}: the loading process failed: {last}")
+            # the child's last line may quote a URL it fetched: never a signed one
+            failures.append(
+                f"{', '.join(configs)}: the loading process failed: {redact_text(last)}"
+            )
     return loaded, failures
 
 
@@ -167,6 +172,7 @@ def main(argv: list[str]) -> int:
         return 2
     import datasets
 
+    redaction.install()  # the child's warnings and errors, too, carry no signed URL
     datasets.disable_progress_bars()
     repo, revision, configs = argv[0], argv[1], argv[2:]
     out: dict[str, dict[str, Any]] = {}
