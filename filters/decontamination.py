@@ -26,7 +26,7 @@ from datatrove.pipeline.filters.base_filter import BaseFilter
 
 from ocforge.filters.tally import TalliedFilter
 from ocforge.filters.textnorm import plain_words
-from ocforge.publish.layout import split_of
+from ocforge.layout import split_of
 from ocforge.recipe import EvalSetSpec
 
 

@@ -35,7 +35,7 @@ CONSOLE_LOGS = True
 # workers from, instead of in every worker of every stage: a stage's pool then starts in about
 # 0.1 s instead of 1.3 s (a build runs a dozen). Set before the forkserver starts; a module
 # that fails to import there is skipped by multiprocessing and imported by the worker itself.
-_FORKSERVER_PRELOAD = ["ocforge.build"]
+_FORKSERVER_PRELOAD = ["ocforge.flows.build"]
 
 
 def _preload_forkserver() -> None:

@@ -4,7 +4,7 @@ Turning each row's Python dict into Arrow is most of the cost of writing a confi
 files after the last filter. :class:`RecordBatchWriter` does it as the last step of a datatrove
 stage, so it runs in the stage's tasks side by side (and resumes like any stage);
 :func:`read_record_table` reads the files back as one table (one chunk per column), for
-:func:`ocforge.publish.layout.write_config` to sort and encode.
+:func:`ocforge.layout.write_config` to sort and encode.
 """
 
 from __future__ import annotations

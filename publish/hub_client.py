@@ -1,7 +1,7 @@
 """Where a release goes: the embedded local Hub or huggingface.co, and an ``HfApi`` for it.
 
 * ``local`` (default): the server at ``OCFORGE_HUB_URL`` if set (token from ``OCFORGE_HUB_TOKEN``
-  or ``HF_TOKEN``), otherwise an in-process :class:`~ocforge.publish.localhub.LocalHub` over
+  or ``HF_TOKEN``), otherwise an in-process :class:`~ocforge.hub.LocalHub` over
   ``OCFORGE_HUB_ROOT`` (default ``.ocforge/hub``) whose write token is generated once and kept in
   ``ROOT/tokens`` (mode 0600).
 * ``hf``: huggingface.co (or ``HF_ENDPOINT``) with the token from huggingface_hub's usual places.
@@ -60,7 +60,7 @@ class HubConnection:
     def client_env(self) -> dict[str, str]:
         """Environment for a child process that uses huggingface_hub / datasets on this target."""
         if self.is_local:
-            from ocforge.publish.localhub import client_env
+            from ocforge.hub import client_env
 
             return client_env(self.endpoint, self._token)
         env = {"HF_ENDPOINT": self.endpoint, "HF_HUB_OFFLINE": "0", "HF_DATASETS_OFFLINE": "0"}
@@ -93,7 +93,7 @@ def _local_client_mode() -> Iterator[None]:
 
 def stored_token(root: Path) -> str:
     """The write token of the in-process local Hub over ``root``, created on first use."""
-    from ocforge.publish.localhub import generate_token
+    from ocforge.hub import generate_token
 
     path = Path(root) / "tokens"
     if path.is_file():
@@ -161,7 +161,7 @@ def _open(
         with mode:
             yield HubConnection("local", url.rstrip("/"), HfApi(endpoint=url, token=token), token)
         return
-    from ocforge.publish.localhub import LocalHub
+    from ocforge.hub import LocalHub
 
     root = Path(hub_root or os.environ.get(HUB_ROOT_ENV) or DEFAULT_HUB_ROOT)
     token = stored_token(root)

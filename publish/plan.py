@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ocforge.publish.hashing import file_sha256, git_blob_id
+from ocforge.hashing import file_sha256, git_blob_id
 
 Action = Literal["add", "replace", "delete", "keep"]
 #: remote folders a release owns: stale files there are deleted; anything else is left alone

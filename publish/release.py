@@ -31,7 +31,9 @@ import pyarrow.parquet as pq
 import yaml
 
 from ocforge.errors import OcforgeError
+from ocforge.layout import left_out_splits
 from ocforge.ledger import Ledger
+from ocforge.manifest import MANIFEST_NAME, read_manifest
 from ocforge.outputs import ConfigOutput, ShardFile, SplitOutput
 from ocforge.publish.diff import card_diff, changelog_markdown, diff_manifests
 from ocforge.publish.history import (  # noqa: F401  (re-exported: the release API in one place)
@@ -42,8 +44,6 @@ from ocforge.publish.history import (  # noqa: F401  (re-exported: the release A
     write_card_preview,
 )
 from ocforge.publish.hub_client import HubAccessError, Target, connect
-from ocforge.publish.layout import left_out_splits
-from ocforge.publish.manifest import MANIFEST_NAME, read_manifest
 from ocforge.publish.plan import ReleasePlan, file_actions
 from ocforge.publish.remote import README, download, manifest_at, remote_state
 from ocforge.publish.secrets import SecretFoundError, scan_parquet, scan_text
@@ -551,7 +551,7 @@ def release(
     Raises:
         OcforgeError: no repo given and none in the recipe; plus :func:`release_build`'s errors.
     """
-    from ocforge.build import build
+    from ocforge.flows.build import build
 
     repo = repo_id or recipe.publish.repo
     if not repo:

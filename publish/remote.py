@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ocforge.manifest import MANIFEST_NAME
 from ocforge.publish.hub_client import HubConnection
-from ocforge.publish.manifest import MANIFEST_NAME
 from ocforge.publish.plan import RemoteFile
 from ocforge.publish.versions import Version, version_tags
 

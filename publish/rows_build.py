@@ -16,10 +16,10 @@ from typing import Any
 
 import pyarrow as pa
 
+from ocforge.layout import write_config
 from ocforge.ledger import ConfigLedger, Ledger
+from ocforge.manifest import build_manifest, write_manifest
 from ocforge.outputs import ConfigOutput
-from ocforge.publish.layout import write_config
-from ocforge.publish.manifest import build_manifest, write_manifest
 from ocforge.records import (
     CHARACTERS_SCHEMA,
     PROFILE_FIELDS,

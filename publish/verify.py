@@ -42,7 +42,7 @@ class VerifiedSplit:
 
 def loadable_configs(manifest: dict[str, Any]) -> list[str]:
     """Configs with at least one split: a config whose every split had no rows has no files and
-    is not in the card's ``configs`` (see :mod:`ocforge.publish.layout`), so there is nothing to
+    is not in the card's ``configs`` (see :mod:`ocforge.layout`), so there is nothing to
     load."""
     return [name for name, info in manifest["configs"].items() if info["splits"]]
 

@@ -27,6 +27,6 @@ def demo_recipe():
 @pytest.fixture(scope="session")
 def demo_build(demo_recipe, tmp_path_factory):
     """The demo corpus built once for the whole session (read-only for tests)."""
-    from ocforge.build import build
+    from ocforge.flows.build import build
 
     return build(demo_recipe, tmp_path_factory.mktemp("demo") / "out")

@@ -12,10 +12,10 @@ import pyarrow.parquet as pq
 import pytest
 from datatrove.data import Document
 
-from ocforge.build import build
 from ocforge.cards.statistics import config_stats
 from ocforge.filters.profile_quality import ProfileCompletenessFilter, age_problem
 from ocforge.filters.validation import ValidateCharacters
+from ocforge.flows.build import build
 from ocforge.profiles import parse_age
 from ocforge.recipe import DEMO_RECIPE, load_recipe
 from ocforge.records import CHARACTERS_SCHEMA

@@ -10,8 +10,8 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from ocforge.build import build
 from ocforge.errors import BuildError, LedgerError
+from ocforge.flows.build import build
 from ocforge.ledger import ConfigLedger, Ledger
 from ocforge.recipe import load_recipe
 

@@ -189,7 +189,7 @@ def test_opencharacter_characters_parse_or_quarantine(tmp_path):
 
 
 def test_opencharacter_importer_in_a_build_recipe_quarantines_unparseable_rows(tmp_path):
-    from ocforge.build import build
+    from ocforge.flows.build import build
 
     chars = _jsonl(
         tmp_path / "characters.jsonl",

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from ocforge.build import build
+from ocforge.flows.build import build
 from ocforge.recipe import DEMO_RECIPE, load_recipe
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -16,7 +16,7 @@ from ocforge.filters import minhash
 from ocforge.filters.decontamination import Decontaminate, NgramIndex, reference_grams
 from ocforge.filters.io import removed_writer
 from ocforge.filters.textnorm import minhash_words
-from ocforge.publish.layout import split_of
+from ocforge.layout import split_of
 from ocforge.recipe import NearDedupSettings
 
 # letters only: MinHash normalisation turns every number into 0 ("w12" and "w7" would be equal)

@@ -12,8 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
+from ocforge.evals.configs import SCHEMAS as EVAL_SCHEMAS
 from ocforge.ledger import OUTCOMES
-from ocforge.publish.evals.configs import SCHEMAS as EVAL_SCHEMAS
 from ocforge.recipe import DEMO_RECIPE
 from ocforge.records import CHARACTERS_SCHEMA, dialogue_schema
 

@@ -9,7 +9,7 @@ import shutil
 import pyarrow.parquet as pq
 import yaml
 
-from ocforge.build import build
+from ocforge.flows.build import build
 from ocforge.recipe import DEMO_RECIPE, load_recipe
 
 
@@ -69,7 +69,7 @@ def test_near_dedup_in_the_last_stage_gives_what_its_own_stage_gives(
     """Dialogue configs run MinHash stage 4 in their last stage, reading the exact-dedup shards
     (the test-question index skips what it removes). Running it as its own stage, as the
     characters config does, must give the same files, ledger and duplicate links."""
-    from ocforge.curation import Stages
+    from ocforge.flows.curation import Stages
 
     curate = Stages.curate
 

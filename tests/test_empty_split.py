@@ -12,9 +12,9 @@ import pytest
 from release_helpers import RECIPE, TOKEN, client, corpus, refs, write_build
 
 from ocforge.errors import OcforgeError
-from ocforge.publish.hashing import file_sha256
-from ocforge.publish.layout import write_config
-from ocforge.publish.localhub import LocalHub
+from ocforge.hashing import file_sha256
+from ocforge.hub import LocalHub
+from ocforge.layout import write_config
 from ocforge.publish.release import VerificationError, list_releases, release_build
 
 # a positive test fraction that no character's hash falls under: the test split gets no rows

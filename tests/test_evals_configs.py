@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 import yaml
 
-from ocforge.publish.evals.configs import (
+from ocforge.evals.configs import (
     CHARACTER_CHOICE,
     DIALOGUES,
     EvalConfigError,
@@ -20,8 +20,8 @@ from ocforge.publish.evals.configs import (
     eval_rows,
     write_eval_configs,
 )
-from ocforge.publish.evals.dataset_ref import DatasetRelease, ReleaseRefError, parse_dataset_ref
-from ocforge.publish.evals.register import RegisterError, Registration, write_task_dir
+from ocforge.evals.dataset_ref import DatasetRelease, ReleaseRefError, parse_dataset_ref
+from ocforge.evals.register import RegisterError, Registration, write_task_dir
 
 SHA = "0123456789" * 4  # all digits: must stay a string in YAML
 
@@ -193,7 +193,7 @@ def test_in_character_scorer(build, tmp_path):
 
 
 def test_model_arguments_for_folders_and_hub_revisions(tmp_path):
-    from ocforge.publish.evals.run import EvalRunError, ModelRef, model_args, resolve_model
+    from ocforge.evals.run import EvalRunError, ModelRef, model_args, resolve_model
 
     folder = resolve_model(None, str(tmp_path))  # a folder needs no Hub
     assert folder.path == tmp_path.resolve()

@@ -26,8 +26,8 @@ import pytest
 import yaml
 from models_evals_helpers import WRITE_TOKEN, tiny_model
 
-from ocforge.publish.evals.configs import eval_rows
-from ocforge.publish.localhub import Identity, LocalHub
+from ocforge.evals.configs import eval_rows
+from ocforge.hub import Identity, LocalHub
 
 OCFORGE = Path(sys.executable).parent / "ocforge"
 GOLDEN = Path(__file__).parent / "golden" / "evals"
@@ -91,7 +91,7 @@ def _conn(world):
 def _card(world, revision: str = "main"):
     from huggingface_hub import ModelCard
 
-    from ocforge.publish.evals.dataset_ref import download_text
+    from ocforge.evals.dataset_ref import download_text
 
     with _conn(world) as conn:
         sha = conn.api.model_info(MODEL, revision=revision).sha
@@ -179,8 +179,8 @@ def test_publishing_again_is_idempotent_and_tags_never_move(world, published):
     assert "up to date" in again.stdout and "0 to upload" in again.stdout
     assert _refs(world) == before
     # different content under an existing version is refused before anything is pushed
-    from ocforge.publish.evals.dataset_ref import ReleaseRefError
-    from ocforge.publish.models.publish import ModelPublishError, publish_model
+    from ocforge.evals.dataset_ref import ReleaseRefError
+    from ocforge.models.publish import ModelPublishError, publish_model
 
     args = dict(base_model=BASE, dataset=f"{DATASET}@{world['tag']}")
     with _conn(world) as conn:
@@ -310,7 +310,7 @@ def test_second_push_does_not_duplicate_and_keeps_other_datasets(world, evaluate
         conn.api.upload_file(
             path_or_fileobj=str(card).encode(), path_in_repo="README.md", repo_id=MODEL
         )
-    from ocforge.publish.evals.run import push_results
+    from ocforge.evals.run import push_results
 
     with _conn(world) as conn:
         first = push_results(conn.api, MODEL, out / "results.json")
@@ -329,7 +329,7 @@ def test_second_push_does_not_duplicate_and_keeps_other_datasets(world, evaluate
 def test_republishing_the_same_weights_keeps_recorded_results(world, evaluated):
     from huggingface_hub import ModelCard
 
-    from ocforge.publish.models.publish import publish_model
+    from ocforge.models.publish import publish_model
 
     args = dict(base_model=BASE, dataset=f"{DATASET}@{world['tag']}")
     before = _refs(world)
@@ -350,7 +350,7 @@ def test_republishing_the_same_weights_keeps_recorded_results(world, evaluated):
 def test_a_commit_left_untagged_is_tagged_by_the_next_run(world, evaluated):
     from huggingface_hub import HfApi
 
-    from ocforge.publish.models.publish import publish_model
+    from ocforge.models.publish import publish_model
 
     class TagFails(HfApi):
         def create_tag(self, *args, **kwargs):

@@ -13,8 +13,8 @@ import pytest
 import yaml
 from test_bad_input import _answer  # English answers that no filter drops
 
-from ocforge.build import build
 from ocforge.errors import BuildError, RecipeError
+from ocforge.flows.build import build
 from ocforge.recipe import load_recipe
 
 PROFILE = (

@@ -20,8 +20,8 @@ import pytest
 import yaml
 from test_bad_input import _answer
 
-from ocforge.build import build
 from ocforge.errors import OcforgeError
+from ocforge.flows.build import build
 from ocforge.recipe import load_recipe
 
 CORPORA = int(os.environ.get("OCFORGE_FUZZ_CORPORA", "48"))

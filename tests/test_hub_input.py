@@ -10,7 +10,7 @@ import textwrap
 
 import yaml
 
-from ocforge.publish.localhub import LocalHub
+from ocforge.hub import LocalHub
 from ocforge.recipe import DEMO_RECIPE
 
 TOKEN = "hf_ocforge_test_writer_0001"

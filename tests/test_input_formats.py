@@ -13,11 +13,11 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from ocforge.build import build
 from ocforge.builders.importers import import_row
 from ocforge.builders.sources import count_input_records, iter_input, splittable
 from ocforge.builders.synthesis.inputs import Inputs, read_characters, read_personas, read_questions
 from ocforge.errors import BuildError
+from ocforge.flows.build import build
 from ocforge.recipe import InputSpec, load_recipe
 
 DEMO = Path(__file__).resolve().parent.parent / "configs" / "demo"

@@ -8,7 +8,7 @@ import copy
 from huggingface_hub import EvalResult, ModelCard
 
 from ocforge.cards.model_card import render_model_card
-from ocforge.publish.evals.run import merge_eval_results, update_card_text
+from ocforge.evals.run import merge_eval_results, update_card_text
 
 SHA = "c5cc2aec61655fdf9b3b68c3f20d184f409aa6e8"
 

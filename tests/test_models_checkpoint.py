@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from models_evals_helpers import build_tiny_model, copy_model, tiny_model
 
-from ocforge.publish.models.checkpoint import (
+from ocforge.models.checkpoint import (
     INDEX_NAME,
     CheckpointError,
     check_checkpoint,

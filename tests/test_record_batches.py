@@ -9,7 +9,7 @@ import pytest
 from datatrove.data import Document
 
 from ocforge.filters.record_batches import RecordBatchWriter, read_record_table
-from ocforge.publish.layout import write_config
+from ocforge.layout import write_config
 from ocforge.records import content_id, dialogue_schema
 
 SCHEMA = dialogue_schema("generate")

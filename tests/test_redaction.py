@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 from release_helpers import TOKEN, corpus, write_build
 
+from ocforge.hub import LocalHub
 from ocforge.publish.hub_client import _local_client_mode
-from ocforge.publish.localhub import LocalHub
 from ocforge.redaction import (
     MARK,
     RedactingFilter,

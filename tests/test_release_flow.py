@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 from release_helpers import TOKEN, client, corpus, refs, write_build
 
-from ocforge.publish.localhub import Identity, Limits, LocalHub
+from ocforge.hub import Identity, Limits, LocalHub
 from ocforge.publish.release import (
     PublishError,
     _commit,
@@ -224,7 +224,7 @@ def _serve(root, token_file):
         [
             sys.executable,
             "-m",
-            "ocforge.publish.localhub",
+            "ocforge.hub",
             "serve",
             "--root",
             str(root),

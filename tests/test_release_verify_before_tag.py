@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 from release_helpers import TOKEN, client, corpus, refs, write_build
 
-from ocforge.publish.localhub import LocalHub
+from ocforge.hub import LocalHub
 from ocforge.publish.release import VerificationError, list_releases, release_build
 
 OCFORGE = Path(sys.executable).parent / "ocforge"

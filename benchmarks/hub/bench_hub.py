@@ -30,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ocforge.publish.localhub import LocalHub
+from ocforge.hub import LocalHub
 
 TOKEN = "hf_benchmark_token_000000000"
 CHUNK = 1 << 20

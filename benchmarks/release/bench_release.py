@@ -66,7 +66,7 @@ def _corpus(dialogues: int, characters: int | None, seed: int):
 
 
 def incremental(args: argparse.Namespace) -> dict:
-    from ocforge.publish.localhub import LocalHub
+    from ocforge.hub import LocalHub
 
     configs = _corpus(args.dialogues, args.characters, 0)
     with tempfile.TemporaryDirectory() as tmp, LocalHub(Path(tmp) / "hub", tokens=[TOKEN]) as hub:
@@ -122,7 +122,7 @@ def incremental(args: argparse.Namespace) -> dict:
 
 REPO = "bench/opencharacter-full"
 # the progress lines `ocforge release` prints on stderr (publish/release_cli.py): the build's
-# per-config stages (ocforge/build.py), then the release's (publish/release.py)
+# per-config stages (ocforge/flows/build.py), then the release's (publish/release.py)
 STAGE_RE = re.compile(
     r"^(?:building |resuming the unfinished build|build in .* is up to date"
     r"|[\w.-]+: (?:filter|dedup-|minhash-|semantic-dedup|decontamination|records|write parquet)"

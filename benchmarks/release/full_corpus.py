@@ -50,7 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "curate"))
 
 from corpus import FUNCTION, _Writer, jaccard  # noqa: E402  (the curation benchmark's writer)
 
-from ocforge.publish.layout import split_of  # noqa: E402
+from ocforge.layout import split_of  # noqa: E402
 from ocforge.records import character_id  # noqa: E402
 
 RECIPE_NAME = "opencharacter-full"

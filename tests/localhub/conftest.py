@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from localhub_helpers import README, TOKENS_TEXT, write_parquet
 
-from ocforge.publish.localhub import LocalHub, TokenStore
+from ocforge.hub import LocalHub, TokenStore
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ocforge.publish.localhub import client_env
+from ocforge.hub import client_env
 
 WRITE_TOKEN = "hf_localhub_test_write_token_0001"
 READ_TOKEN = "hf_localhub_test_read_token_0002"

@@ -19,9 +19,9 @@ from urllib.parse import urlsplit
 import pytest
 from localhub_helpers import client_environment, run_client
 
+from ocforge.hub import Identity, LocalHub, TokenConfigError, TokenStore
+from ocforge.hub.clientenv import token_file_export
 from ocforge.publish.hub_client import stored_token
-from ocforge.publish.localhub import Identity, LocalHub, TokenConfigError, TokenStore
-from ocforge.publish.localhub.clientenv import token_file_export
 
 TOKENS = {
     "alice": "hf_access_alice_token_0001",
@@ -141,7 +141,7 @@ def _serve_printed_lines(root: Path) -> tuple[subprocess.Popen, str, str]:
     """Start ``hub serve --root ROOT`` and return (process, endpoint, HF_TOKEN line)."""
     env = {k: v for k, v in os.environ.items() if k != "OCFORGE_HUB_TOKENS"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ocforge.publish.localhub", "serve", "--root", str(root),
+        [sys.executable, "-m", "ocforge", "hub", "serve", "--root", str(root),
          "--port", "0"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from ocforge.publish.localhub import Limits, LocalHub
+from ocforge.hub import Limits, LocalHub
 
 TOKEN = "hf_bodies_test_token_0001"
 REPO = "local/bodies"

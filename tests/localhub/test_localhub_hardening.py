@@ -16,8 +16,8 @@ from urllib.parse import quote, urlsplit
 import pytest
 from localhub_helpers import READ_TOKEN, TOKENS_TEXT, WRITE_TOKEN
 
-from ocforge.publish.localhub import Limits, LocalHub, TokenConfigError, TokenStore, client_env
-from ocforge.publish.localhub.hashing import git_blob_sha1
+from ocforge.hub import Limits, LocalHub, TokenConfigError, TokenStore, client_env
+from ocforge.hub.hashing import git_blob_sha1
 
 REPO = "alice/hardening"
 CONTENT = bytes(range(256)) * 8  # 2048 bytes, binary

@@ -1,6 +1,6 @@
 """Durability: a restarted server keeps its repos; a SIGKILL during uploads loses nothing.
 
-The server runs as ``python -m ocforge.publish.localhub serve`` (the CLI) in its own process so it
+The server runs as ``python -m ocforge hub serve`` (the CLI) in its own process so it
 can be killed; the checks go through the unmodified huggingface_hub client in another process.
 The interrupted uploads are sent with raw sockets so that the kill happens while the server is
 provably in the middle of receiving them.
@@ -28,12 +28,12 @@ from localhub_helpers import TOKENS_TEXT, WRITE_TOKEN, client_environment, run_c
 
 
 class ServerProcess:
-    """``ocforge.publish.localhub serve`` in a subprocess on an ephemeral port."""
+    """``ocforge.hub serve`` in a subprocess on an ephemeral port."""
 
     def __init__(self, root: Path, token_file: Path, log: Path):
         self.log = log
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "ocforge.publish.localhub", "serve", "--root", str(root),
+            [sys.executable, "-m", "ocforge", "hub", "serve", "--root", str(root),
              "--port", "0", "--token-file", str(token_file), "--log-level", "debug"],
             stdout=subprocess.PIPE,
             stderr=open(log, "ab"),  # noqa: SIM115 (closed with the process)

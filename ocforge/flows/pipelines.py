@@ -1,12 +1,11 @@
 """The filter stage of each config: which datatrove steps run, in which order, with the
-recipe's settings. Dedup and the last stage are :mod:`ocforge.curation`'s."""
+recipe's settings. Dedup and the last stage are :mod:`ocforge.flows.curation`'s."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from ocforge.builders.sources import RecordReader
-from ocforge.curation import Stages
 from ocforge.filters.dialogue import (
     NameConsistencyFilter,
     ProfileLeakageFilter,
@@ -19,6 +18,7 @@ from ocforge.filters.profile_quality import ProfileCompletenessFilter
 from ocforge.filters.quality import CharacterBreakFilter, ResponseLengthFilter
 from ocforge.filters.text_quality import answer_quality_filters
 from ocforge.filters.validation import ValidateCharacters, ValidateDialogues
+from ocforge.flows.curation import Stages
 from ocforge.recipe import CHARACTER_FIELDS, DIALOGUE_FIELDS, DialogueConfig, InputSpec, Recipe
 
 

@@ -16,8 +16,8 @@ from typing import Any
 import yaml
 
 from ocforge.errors import OcforgeError
-from ocforge.publish.evals.configs import CHARACTER_CHOICE, DIALOGUES, EVAL_KIND
-from ocforge.publish.evals.dataset_ref import DatasetRelease, resolve_release
+from ocforge.evals.configs import CHARACTER_CHOICE, DIALOGUES, EVAL_KIND
+from ocforge.evals.dataset_ref import DatasetRelease, resolve_release
 from ocforge.recipe import CONFIGS_DIR, DEFAULT_CHARACTER_BREAKS
 
 TEMPLATES_DIR = CONFIGS_DIR / "lm_eval"
@@ -41,7 +41,7 @@ breaks with the phrase list next to this file)."""
 
 from pathlib import Path
 
-from ocforge.publish.evals.metrics import in_character_scorer
+from ocforge.evals.metrics import in_character_scorer
 
 process_results = in_character_scorer(Path(__file__).with_name("{patterns}"))
 '''

@@ -1,4 +1,4 @@
-"""``ocforge publish ...``: the ``publish`` command group (datasets and models register here)."""
+"""``ocforge publish dataset`` and ``publish model``: the ``publish`` command group."""
 
 from __future__ import annotations
 
@@ -7,13 +7,27 @@ from typing import Annotated
 
 import typer
 
-from ocforge.console import console as _out
-from ocforge.console import err_console as _err
-from ocforge.console import fail as _fail
-from ocforge.console import quiet_hub as _quiet_hub
+from ocforge.cli.console import console as _out
+from ocforge.cli.console import err_console as _err
+from ocforge.cli.console import fail as _fail
+from ocforge.cli.console import quiet_hub as _quiet_hub
+from ocforge.cli.release import (
+    BumpOpt,
+    DryRunOpt,
+    NoVerifyOpt,
+    PreviewOpt,
+    PrivateOpt,
+    RepoOpt,
+    TargetOpt,
+    VersionOpt,
+    check_choice,
+    err_console,
+    quiet,
+    report,
+)
 from ocforge.errors import OcforgeError
 
-publish_app = typer.Typer(
+app = typer.Typer(
     help="Publish datasets and models to the local Hub or huggingface.co.",
     no_args_is_help=True,
     add_completion=False,
@@ -21,7 +35,7 @@ publish_app = typer.Typer(
 )
 
 
-@publish_app.command("model")
+@app.command("model")
 def publish_model_command(
     checkpoint: Annotated[Path, typer.Argument(help="Checkpoint folder (save_pretrained output).")],
     repo: Annotated[str, typer.Option("--repo", help="Model repo ORG/NAME.")],
@@ -52,8 +66,8 @@ def publish_model_command(
     ] = False,
 ) -> None:
     """Validate a checkpoint, write its model card, push both in one commit and tag it vX.Y.Z."""
+    from ocforge.models.publish import publish_model
     from ocforge.publish.hub_client import connect
-    from ocforge.publish.models.publish import publish_model
 
     _quiet_hub()
     try:
@@ -96,3 +110,38 @@ def publish_model_command(
         f"[green]{state}[/] {repo} {result.tag} -> commit {result.commit} on {where}"
         + ("" if result.created_tag else " (tag already there)")
     )
+
+
+@app.command("dataset")
+def publish_dataset(
+    build_dir: Annotated[Path, typer.Argument(help="A folder written by 'ocforge build'.")],
+    repo: RepoOpt,
+    target: TargetOpt = "local",
+    version: VersionOpt = None,
+    bump: BumpOpt = "auto",
+    private: PrivateOpt = False,
+    dry_run: DryRunOpt = False,
+    no_verify: NoVerifyOpt = False,
+    preview: PreviewOpt = None,
+) -> None:
+    """Publish an existing build as a new tagged version of a dataset repo."""
+    from ocforge.publish.release import release_build
+
+    check_choice(target, ("local", "hf"), "--target")
+    check_choice(bump, ("auto", "major", "minor", "patch"), "--bump")
+    quiet()
+    try:
+        result = release_build(
+            build_dir,
+            repo,
+            target=target,  # type: ignore[arg-type]
+            version=version,
+            bump=bump,  # type: ignore[arg-type]
+            private=private,
+            dry_run=dry_run,
+            verify=not no_verify,
+            progress=lambda m: err_console.print(f"[dim]{m}[/]", markup=True),
+        )
+        report(result, preview, {"target": target})
+    except OcforgeError as exc:
+        _fail(exc)

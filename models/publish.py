@@ -14,10 +14,10 @@ from typing import Any
 
 from ocforge.cards.model_card import render_model_card
 from ocforge.errors import OcforgeError
-from ocforge.publish.evals.dataset_ref import DatasetRelease, download_text, resolve_release
-from ocforge.publish.evals.run import EVALS_DIR
-from ocforge.publish.hashing import file_sha256, git_blob_id
-from ocforge.publish.models.checkpoint import CheckedCheckpoint, check_checkpoint, training_facts
+from ocforge.evals.dataset_ref import DatasetRelease, download_text, resolve_release
+from ocforge.evals.run import EVALS_DIR
+from ocforge.hashing import file_sha256, git_blob_id
+from ocforge.models.checkpoint import CheckedCheckpoint, check_checkpoint, training_facts
 from ocforge.publish.versions import Version, VersionError
 
 

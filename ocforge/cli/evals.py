@@ -8,12 +8,12 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ocforge.console import console as _out
-from ocforge.console import fail as _fail
-from ocforge.console import quiet_hub as _quiet_hub
+from ocforge.cli.console import console as _out
+from ocforge.cli.console import fail as _fail
+from ocforge.cli.console import quiet_hub as _quiet_hub
 from ocforge.errors import OcforgeError
 
-eval_app = typer.Typer(
+app = typer.Typer(
     help="Register lm-eval tasks from a dataset release, run them, record results on model cards.",
     no_args_is_help=True,
     add_completion=False,
@@ -21,7 +21,7 @@ eval_app = typer.Typer(
 )
 
 
-@eval_app.command("register")
+@app.command("register")
 def register_command(
     dataset: Annotated[str, typer.Option("--dataset", help="Release: ORG/NAME@vX.Y.Z.")],
     out: Annotated[
@@ -33,7 +33,7 @@ def register_command(
     target: Annotated[str, typer.Option("--target", help="local (default) or hf.")] = "local",
 ) -> None:
     """Write an lm-eval task group pinned to the release's commit, built from its test split."""
-    from ocforge.publish.evals.register import register_tasks
+    from ocforge.evals.register import register_tasks
     from ocforge.publish.hub_client import connect
 
     _quiet_hub()
@@ -66,7 +66,7 @@ def _print_metrics(record: dict) -> None:
 
 
 def _push(conn, repo: str, results: Path) -> None:
-    from ocforge.publish.evals.run import push_results
+    from ocforge.evals.run import push_results
 
     pushed = push_results(conn.api, repo, results)
     if pushed.commit:
@@ -78,7 +78,7 @@ def _push(conn, repo: str, results: Path) -> None:
         _out.print(f"{repo}: model card already holds these results (no commit)")
 
 
-@eval_app.command("run")
+@app.command("run")
 def run_command(
     model: Annotated[
         str, typer.Option("--model", help="Checkpoint folder, or ORG/NAME@REV (REV optional).")
@@ -106,7 +106,7 @@ def run_command(
     target: Annotated[str, typer.Option("--target", help="local (default) or hf.")] = "local",
 ) -> None:
     """Run the registered task group with lm_eval.simple_evaluate; --push records the results."""
-    from ocforge.publish.evals.run import RESULTS_FILE, EvalRunError, run_eval
+    from ocforge.evals.run import RESULTS_FILE, EvalRunError, run_eval
     from ocforge.publish.hub_client import connect
 
     _quiet_hub()
@@ -137,7 +137,7 @@ def run_command(
         _fail(exc)
 
 
-@eval_app.command("push")
+@app.command("push")
 def push_command(
     results: Annotated[Path, typer.Argument(help="results.json written by 'ocforge eval run'.")],
     repo: Annotated[str, typer.Option("--repo", help="Model repo ORG/NAME.")],

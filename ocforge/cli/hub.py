@@ -1,7 +1,4 @@
-"""``ocforge hub ...`` commands.
-
-ocforge.cli registers them with ``app.add_typer(hub_app, name="hub")``.
-"""
+"""``ocforge hub serve``: run the local Hub-compatible server."""
 
 from __future__ import annotations
 
@@ -16,14 +13,14 @@ from typing import Annotated
 
 import typer
 
-from .auth import TOKENS_ENV_VAR, TokenConfigError, TokenStore, generate_token
-from .clientenv import client_env, shell_exports, token_file_export
-from .local import LocalHub
+from ocforge.hub.auth import TOKENS_ENV_VAR, TokenConfigError, TokenStore, generate_token
+from ocforge.hub.clientenv import client_env, shell_exports, token_file_export
+from ocforge.hub.local import LocalHub
 
-hub_app = typer.Typer(help="Local Hugging Face Hub-compatible server.", no_args_is_help=True)
+app = typer.Typer(help="Local Hugging Face Hub-compatible server.", no_args_is_help=True)
 
 
-@hub_app.callback()
+@app.callback()
 def _hub() -> None:
     """Local Hugging Face Hub-compatible server."""
 
@@ -49,7 +46,7 @@ def _warn_if_readable(path: Path) -> None:
         typer.echo(f"warning: token file {path} is readable by other users (chmod 600).", err=True)
 
 
-@hub_app.command()
+@app.command()
 def serve(
     root: Annotated[Path, typer.Option("--root", help="Folder holding the repositories.")],
     host: Annotated[str, typer.Option(help="Address to bind (loopback by default).")] = "127.0.0.1",

@@ -31,8 +31,8 @@ import pyarrow.compute as pc
 
 from ocforge.builders.sources import count_input_records, input_fingerprint
 from ocforge.cards.dataset_card import render_card
-from ocforge.curation import Curated, Stages
 from ocforge.errors import BuildError
+from ocforge.evals.configs import EvalConfigError, write_eval_configs
 from ocforge.filters.decontamination import (
     Decontaminate,
     NgramIndex,
@@ -44,12 +44,12 @@ from ocforge.filters.linking import write_character_index
 from ocforge.filters.pii import pii_counts
 from ocforge.filters.quality import load_patterns
 from ocforge.filters.record_batches import RecordBatchWriter, read_record_table
+from ocforge.flows.curation import Curated, Stages
+from ocforge.flows.pipelines import character_steps, dialogue_steps
+from ocforge.layout import write_config
 from ocforge.ledger import ConfigLedger, Ledger, config_ledger, read_removed
+from ocforge.manifest import build_manifest, write_manifest
 from ocforge.outputs import ConfigOutput
-from ocforge.pipelines import character_steps, dialogue_steps
-from ocforge.publish.evals.configs import EvalConfigError, write_eval_configs
-from ocforge.publish.layout import write_config
-from ocforge.publish.manifest import build_manifest, write_manifest
 from ocforge.recipe import DialogueConfig, InputSpec, Recipe
 from ocforge.records import CHARACTERS_SCHEMA, dialogue_schema
 

@@ -1,7 +1,7 @@
 """CLI commands for releases: ``release``, ``publish dataset``, ``releases``, ``diff``.
 
-Plain functions registered in ``ocforge/cli.py`` (``publish dataset`` joins the shared
-``publish`` group); the work is done by :mod:`ocforge.publish.release`.
+``publish dataset`` is in :mod:`ocforge.cli.publish`, with the same options; the work is done by
+:mod:`ocforge.flows.release`.
 """
 
 from __future__ import annotations
@@ -13,11 +13,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ocforge.console import fail as _fail
+from ocforge.cli.common import datatrove_logs
+from ocforge.cli.console import fail as _fail
 from ocforge.errors import OcforgeError
 
 console = Console(soft_wrap=True, highlight=False)
 err_console = Console(stderr=True, soft_wrap=True, highlight=False)
+
+app = typer.Typer()
 
 RepoOpt = Annotated[str, typer.Option("--repo", help="Dataset repo ORG/NAME.")]
 TargetOpt = Annotated[
@@ -57,21 +60,19 @@ PreviewOpt = Annotated[
 ]
 
 
-def _check_choice(value: str, choices: tuple[str, ...], option: str) -> None:
+def check_choice(value: str, choices: tuple[str, ...], option: str) -> None:
     if value not in choices:
         _fail(OcforgeError(f"{option} must be one of {', '.join(choices)} (got {value!r})"))
 
 
-def _quiet() -> None:
+def quiet() -> None:
     from huggingface_hub.utils import disable_progress_bars
 
-    from ocforge.cli import _datatrove_logs
-
-    _datatrove_logs(False)
+    datatrove_logs(False)
     disable_progress_bars()
 
 
-def _report(result: Any, preview: Path | None, hub: dict[str, Any]) -> None:
+def report(result: Any, preview: Path | None, hub: dict[str, Any]) -> None:
     from ocforge.ledger import Ledger
 
     plan = result.plan
@@ -127,40 +128,7 @@ def _report(result: Any, preview: Path | None, hub: dict[str, Any]) -> None:
         console.print(f"card:    {page}")
 
 
-def publish_dataset(
-    build_dir: Annotated[Path, typer.Argument(help="A folder written by 'ocforge build'.")],
-    repo: RepoOpt,
-    target: TargetOpt = "local",
-    version: VersionOpt = None,
-    bump: BumpOpt = "auto",
-    private: PrivateOpt = False,
-    dry_run: DryRunOpt = False,
-    no_verify: NoVerifyOpt = False,
-    preview: PreviewOpt = None,
-) -> None:
-    """Publish an existing build as a new tagged version of a dataset repo."""
-    from ocforge.publish.release import release_build
-
-    _check_choice(target, ("local", "hf"), "--target")
-    _check_choice(bump, ("auto", "major", "minor", "patch"), "--bump")
-    _quiet()
-    try:
-        result = release_build(
-            build_dir,
-            repo,
-            target=target,  # type: ignore[arg-type]
-            version=version,
-            bump=bump,  # type: ignore[arg-type]
-            private=private,
-            dry_run=dry_run,
-            verify=not no_verify,
-            progress=lambda m: err_console.print(f"[dim]{m}[/]", markup=True),
-        )
-        _report(result, preview, {"target": target})
-    except OcforgeError as exc:
-        _fail(exc)
-
-
+@app.command("release")
 def release_command(
     recipe: Annotated[Path, typer.Argument(help="Recipe YAML file.")],
     repo: Annotated[
@@ -191,9 +159,9 @@ def release_command(
     from ocforge.recipe import load_recipe
 
     if target is not None:
-        _check_choice(target, ("local", "hf"), "--target")
-    _check_choice(bump, ("auto", "major", "minor", "patch"), "--bump")
-    _quiet()
+        check_choice(target, ("local", "hf"), "--target")
+    check_choice(bump, ("auto", "major", "minor", "patch"), "--bump")
+    quiet()
     try:
         loaded = load_recipe(recipe)
         result = release(
@@ -209,11 +177,12 @@ def release_command(
             verify=not no_verify,
             progress=lambda m: err_console.print(f"[dim]{m}[/]", markup=True),
         )
-        _report(result, preview, {"target": target or loaded.publish.target})
+        report(result, preview, {"target": target or loaded.publish.target})
     except OcforgeError as exc:
         _fail(exc)
 
 
+@app.command("releases")
 def releases_command(
     repo: Annotated[str, typer.Argument(help="Dataset repo ORG/NAME.")],
     target: TargetOpt = "local",
@@ -221,8 +190,8 @@ def releases_command(
     """List a dataset repo's release versions with dates, commits and row counts."""
     from ocforge.publish.release import list_releases
 
-    _check_choice(target, ("local", "hf"), "--target")
-    _quiet()
+    check_choice(target, ("local", "hf"), "--target")
+    quiet()
     try:
         infos = list_releases(repo, target=target)  # type: ignore[arg-type]
     except OcforgeError as exc:
@@ -239,6 +208,7 @@ def releases_command(
     console.print(table)
 
 
+@app.command("diff")
 def diff_command(
     repo: Annotated[str, typer.Argument(help="Dataset repo ORG/NAME.")],
     old: Annotated[str, typer.Argument(help="Older version, e.g. v1.0.0.")],
@@ -249,8 +219,8 @@ def diff_command(
     """Rows added, removed and changed per config and split (by id), and the card diff."""
     from ocforge.publish.release import diff_releases
 
-    _check_choice(target, ("local", "hf"), "--target")
-    _quiet()
+    check_choice(target, ("local", "hf"), "--target")
+    quiet()
     try:
         result = diff_releases(repo, old, new, target=target)  # type: ignore[arg-type]
     except OcforgeError as exc:

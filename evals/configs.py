@@ -27,9 +27,9 @@ import polars as pl
 import pyarrow as pa
 
 from ocforge.errors import OcforgeError
+from ocforge.layout import write_config
+from ocforge.manifest import read_manifest
 from ocforge.outputs import ConfigOutput
-from ocforge.publish.layout import write_config
-from ocforge.publish.manifest import read_manifest
 from ocforge.records import MESSAGE
 
 CHARACTER_CHOICE = "eval_character_choice"
@@ -264,7 +264,7 @@ def declare_eval_configs(build_dir: Path, configs: EvalConfigs) -> None:
     import datasets
     from huggingface_hub import DatasetCard
 
-    from ocforge.publish.manifest import schema_sha256, write_manifest
+    from ocforge.manifest import schema_sha256, write_manifest
 
     root = Path(build_dir)
     card = DatasetCard.load(root / "README.md")

@@ -1,4 +1,4 @@
-"""Child process of ``ocforge eval run``: ``python -m ocforge.publish.evals.runner SPEC.json``.
+"""Child process of ``ocforge eval run``: ``python -m ocforge.evals.runner SPEC.json``.
 
 transformers, datasets and huggingface_hub read ``HF_ENDPOINT`` when imported, so lm-eval runs in
 a process started with the target Hub's environment. The spec names the model arguments, the task

@@ -26,8 +26,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from ocforge.hashing import file_sha256
 from ocforge.outputs import ShardFile, SplitOutput
-from ocforge.publish.hashing import file_sha256
 from ocforge.records import content_id, id_column
 
 SPLITS = ("train", "test")

@@ -1,4 +1,4 @@
-"""``ocforge synth RECIPE --out DIR``: run a recipe's synthesis section (registered in ocforge.cli)."""
+"""``ocforge synth RECIPE --out DIR``: run a recipe's synthesis section."""
 
 from __future__ import annotations
 
@@ -7,7 +7,15 @@ from typing import Annotated
 
 import typer
 
+from ocforge.cli.common import datatrove_logs
+from ocforge.cli.console import console, err_console
+from ocforge.cli.console import fail as _fail
+from ocforge.errors import OcforgeError
 
+app = typer.Typer()
+
+
+@app.command("synth")
 def synth(
     recipe: Annotated[Path, typer.Argument(help="Recipe YAML file with a 'synthesis:' section.")],
     out: Annotated[
@@ -34,11 +42,9 @@ def synth(
     OUT/synthesis.json (ledger and provenance); 'ocforge build' curates them.
     """
     from ocforge.builders.synthesis.run import synthesize
-    from ocforge.cli import _datatrove_logs, _fail, console, err_console
-    from ocforge.errors import OcforgeError
     from ocforge.recipe import load_recipe
 
-    _datatrove_logs(verbose)
+    datatrove_logs(verbose)
     try:
         loaded = load_recipe(recipe)
         if loaded.synthesis is not None and (endpoint_url or model):

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from ocforge.errors import OcforgeError
-from ocforge.publish.evals.dataset_ref import download_text
-from ocforge.publish.evals.register import Registration
+from ocforge.evals.dataset_ref import download_text
+from ocforge.evals.register import Registration
 
 RESULTS_FILE = "results.json"
 #: where results files go in the model repo (``ocforge publish model`` keeps them with the results)
@@ -151,7 +151,7 @@ def run_eval(
         spec_path = Path(tmp) / "spec.json"
         spec_path.write_text(json.dumps(spec), encoding="utf-8")
         proc = subprocess.run(
-            [sys.executable, "-m", "ocforge.publish.evals.runner", str(spec_path)],
+            [sys.executable, "-m", "ocforge.evals.runner", str(spec_path)],
             env={**os.environ, **client_env},
             capture_output=True,
             text=True,

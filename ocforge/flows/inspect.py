@@ -34,7 +34,7 @@ def load_and_compare(build_dir: Path) -> InspectReport:
     """
     import datasets
 
-    from ocforge.publish.manifest import MANIFEST_NAME, read_manifest
+    from ocforge.manifest import MANIFEST_NAME, read_manifest
 
     root = Path(build_dir).resolve()
     if not (root / MANIFEST_NAME).is_file():
