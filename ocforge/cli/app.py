@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from ocforge import __version__, redaction
-from ocforge.cli import curate, evals, hub, publish, release, synth
+from ocforge.cli import curate, evals, hub, publish, release, synth, train
 from ocforge.cli.console import console
 
 app = typer.Typer(
@@ -45,5 +45,6 @@ app.add_typer(synth.app)  # synth
 app.add_typer(release.app)  # release, releases, diff
 # groups
 app.add_typer(publish.app, name="publish")  # publish dataset, publish model
-app.add_typer(evals.app, name="eval")  # eval register, run, push
+app.add_typer(evals.app, name="eval")  # eval register, run, push, judge
+app.add_typer(train.app, name="train")  # train sft
 app.add_typer(hub.app, name="hub")  # hub serve
