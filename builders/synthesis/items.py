@@ -1,8 +1,13 @@
-"""The items of a synthesis run: requests sent to the model and the rows made of its answers."""
+"""The items of a synthesis run: requests sent to the model, the rows made of its answers, and
+the JSONL files they are written to."""
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
 from typing import Any
+
+import orjson
 
 from ocforge.builders.synthesis.prompts import PromptTemplate
 from ocforge.builders.synthesis.runner import generation_params
@@ -83,3 +88,12 @@ def dialogue_row(strategy: str, meta: dict[str, Any], result: dict[str, Any]) ->
         row["original_response"] = meta["original_response"]
     row["strategy"] = strategy
     return row
+
+
+def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = b"".join(orjson.dumps(r, option=orjson.OPT_APPEND_NEWLINE) for r in rows)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+    return hashlib.sha256(data).hexdigest()

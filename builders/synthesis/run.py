@@ -27,8 +27,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from ocforge.builders.assignment import assign_characters
 from ocforge.builders.synthesis.inputs import (
     Inputs,
@@ -42,6 +40,7 @@ from ocforge.builders.synthesis.items import (
     generation,
     profile_request,
     quarantine_row,
+    write_jsonl,
 )
 from ocforge.builders.synthesis.ledger import (
     check_complete,
@@ -57,9 +56,8 @@ from ocforge.builders.synthesis.runner import (
     run_stage,
     write_requests,
 )
+from ocforge.builders.synthesis.screen import screen_characters
 from ocforge.errors import SynthesisError
-from ocforge.profile_rules import profile_problem
-from ocforge.profiles import parse_profile
 from ocforge.recipe import InputSpec, Recipe, SynthesisSettings
 
 Progress = Callable[[str], None]
@@ -126,15 +124,6 @@ def _prepare(out_dir: Path, fingerprint: str, fresh: bool) -> Path:
     work.mkdir(parents=True, exist_ok=True)
     state_file.write_text(json.dumps({"fingerprint": fingerprint}))
     return work
-
-
-def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> str:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = b"".join(orjson.dumps(r, option=orjson.OPT_APPEND_NEWLINE) for r in rows)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
-    return hashlib.sha256(data).hexdigest()
 
 
 def synthesize(
@@ -242,30 +231,14 @@ class _SynthesisRun:
 
     def screen(self, characters: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The characters that the curation's profile checks keep (``filters.dialogue``): no
-        request is spent on one that ``ocforge build`` would remove with all its dialogues. The
-        others are written to ``quarantine/screen.jsonl`` as ``skipped``, with the reason."""
+        request is spent on one that ``ocforge build`` would remove with all its dialogues."""
         rules = self.recipe.filters.dialogue
         if not rules.profile_completeness:
             return characters
-        kept, skipped = [], []
-        for character in characters:
-            record = {**parse_profile(character["profile"]), "profile": character["profile"]}
-            problem = profile_problem(record, rules.required_profile_fields, rules.max_age)
-            if problem is None:
-                kept.append(character)
-                continue
-            skipped.append(
-                {
-                    "stage": "screen",
-                    "id": character["character_id"],
-                    "outcome": "skipped",
-                    "reason": problem[0],
-                    "detail": f"{character.get('where') or character['character_id']}: {problem[1]}",
-                    "raw": {k: v for k, v in character.items() if k != "where"},
-                }
-            )
-        self.quarantine["screen"] = skipped
-        self.assignment["characters_skipped"] = len(skipped)
+        kept, self.quarantine["screen"] = screen_characters(
+            characters, rules.required_profile_fields, rules.max_age
+        )
+        self.assignment["characters_skipped"] = len(self.quarantine["screen"])
         return kept
 
     def write_characters(self, characters: list[dict[str, Any]]) -> None:
@@ -274,7 +247,7 @@ class _SynthesisRun:
         self._write("characters.jsonl", rows)
 
     def _write(self, name: str, rows: list[dict[str, Any]]) -> None:
-        self.outputs[name] = _write_jsonl(self.out_dir / name, rows)
+        self.outputs[name] = write_jsonl(self.out_dir / name, rows)
         self.counts[name] = len(rows)
 
     def _assign(self, pool: list[str]) -> dict[tuple[str, str], list[str]]:
@@ -361,7 +334,7 @@ class _SynthesisRun:
         for stage, rows in self.quarantine.items():
             path = self.out_dir / "quarantine" / f"{stage}.jsonl"
             if rows or path.exists():
-                _write_jsonl(path, rows)
+                write_jsonl(path, rows)
         ledger = {
             "inputs": {k: t.as_dict() for k, t in self.inputs.tallies.items()},
             "assignment": self.assignment,
