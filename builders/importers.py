@@ -3,7 +3,7 @@
 Each importer knows the columns of a released format and how they become record fields; a
 recipe's ``fields:`` renames those columns (``{instruction: prompt}`` reads Alpaca's instruction
 from a column called ``prompt``). A row that does not have the expected shape raises
-:class:`RowImportError` with a reason code, which the validation step turns into a quarantined
+:class:`~ocforge.errors.FieldError` with a reason code, which the validation step turns into a quarantined
 row with its file, line and the field at fault; every message names the source column and our
 field: ``column 'synthesized text' (question): ...``.
 
@@ -25,6 +25,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ocforge.errors import FieldError
+from ocforge.fields import text_field
 from ocforge.recipe import InputSpec
 
 # format -> key -> column read by default (a recipe's `fields` overrides single keys)
@@ -42,15 +44,6 @@ COLUMNS: dict[str, dict[str, str]] = {
 }
 
 
-class RowImportError(ValueError):
-    """A row does not have the shape of its format; ``reason`` is the ledger's reason code."""
-
-    def __init__(self, reason: str, detail: str):
-        super().__init__(detail)
-        self.reason = reason
-        self.detail = detail
-
-
 def _columns(spec: InputSpec) -> dict[str, str]:
     assert spec.importer is not None
     return {**COLUMNS[spec.importer], **spec.fields}
@@ -61,20 +54,7 @@ def _take(raw: dict[str, Any], columns: dict[str, str], keys: tuple[str, ...]) -
 
 
 def _text(raw: dict[str, Any], columns: dict[str, str], key: str, *, required: bool) -> str | None:
-    column = columns[key]
-    value = raw.get(column)
-    if value is None:
-        if required:
-            raise RowImportError(
-                "missing_field", f"column '{column}' ({key}): required column is missing"
-            )
-        return None
-    if not isinstance(value, str):
-        raise RowImportError(
-            "wrong_type",
-            f"column '{column}' ({key}): expected a string, got {type(value).__name__}",
-        )
-    return value
+    return text_field(raw, key, column=columns[key], required=required)
 
 
 def _opencharacter(raw: dict[str, Any], columns: dict[str, str]) -> dict[str, Any]:
@@ -92,7 +72,7 @@ def _lima(raw: dict[str, Any], columns: dict[str, str]) -> dict[str, Any]:
     column = columns["conversations"]
     turns = raw.get(column)
     if turns is None:
-        raise RowImportError(
+        raise FieldError(
             "missing_field", f"column '{column}' (conversations): required column is missing"
         )
     if not isinstance(turns, list) or not turns or not all(isinstance(t, str) for t in turns):
@@ -101,7 +81,7 @@ def _lima(raw: dict[str, Any], columns: dict[str, str]) -> dict[str, Any]:
         else:
             odd = next((t for t in turns if not isinstance(t, str)), None)
             got = f"a list holding {type(odd).__name__}" if turns else "an empty list"
-        raise RowImportError(
+        raise FieldError(
             "wrong_type",
             f"column '{column}' (conversations): expected a non-empty list of strings "
             f"[question, answer, ...], got {got}",
@@ -144,7 +124,7 @@ def import_row(raw: dict[str, Any], spec: InputSpec) -> dict[str, Any]:
     """Convert one row of ``spec``'s format into record fields (``spec.defaults`` fill gaps).
 
     Raises:
-        RowImportError: the row lacks a column the format needs or has the wrong type there.
+        FieldError: the row lacks a column the format needs or has the wrong type there.
     """
     assert spec.importer is not None
     record = _CONVERTERS[spec.importer](raw, _columns(spec))

@@ -8,19 +8,28 @@ so the YAML is what the Hub and ``load_dataset`` read. Generated sections sit be
 
 from __future__ import annotations
 
-import hashlib
+import functools
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import datasets
+import jinja2
 import pyarrow as pa
 from datasets.info import DatasetInfosDict
 from huggingface_hub import DatasetCard, DatasetCardData
 
+from ocforge.hashing import file_sha256
 from ocforge.ledger import Ledger
 from ocforge.outputs import ConfigOutput
 from ocforge.recipe import CardSettings
+
+#: the templates of the build card (README.md of a build folder) and of a release card, rendered
+#: by :func:`render_template`
+TEMPLATES_DIR = Path(__file__).parent
+BUILD_TEMPLATE = "dataset_card_build.md.j2"
+RELEASE_TEMPLATE = "dataset_card.md.j2"
+TEMPLATE_PATH = TEMPLATES_DIR / RELEASE_TEMPLATE
 
 GENERATED_START = "<!-- ocforge:generated:start -->"
 GENERATED_END = "<!-- ocforge:generated:end -->"
@@ -92,12 +101,6 @@ def card_data(
     return data
 
 
-def _table(header: list[str], rows: list[list[object]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 def card_body(
     name: str,
     settings: CardSettings,
@@ -106,73 +109,31 @@ def card_body(
     default_config: str,
     repo_id: str | None = None,
 ) -> str:
-    """The generated part of the card body (between the generated markers)."""
+    """The generated part of a build's card body (between the generated markers, included)."""
     split_rows = [
-        [
-            f"`{cfg}`",
-            out.kind,
-            *(out.splits[s].rows if s in out.splits else "-" for s in ("train", "test")),
-        ]
+        {
+            "config": cfg,
+            "kind": out.kind,
+            **{s: out.splits[s].rows if s in out.splits else "-" for s in ("train", "test")},
+        }
         for cfg, out in outputs.items()
     ]
-    ledger_rows = [
-        [f"`{r['config']}`", r["outcome"], r["reason"] or "-", r["rows"]] for r in ledger.rows()
-    ]
-    modified = ledger.modified_rows()
-    title = settings.pretty_name or name
-    return "\n".join(
-        [
-            GENERATED_START,
-            f"# {title}",
-            "",
-            settings.description.strip() or "Synthetic role-play data built with ocforge.",
-            "",
-            "## Configs and splits",
-            "",
-            "`test` holds whole held-out characters (chosen by a stable hash of `character_id`), "
-            "so evaluations measure generalisation to unseen characters.",
-            "",
-            _table(["config", "kind", "train", "test"], split_rows),
-            *(
-                [
-                    "",
-                    "A split with no rows (`-`) is left out of its config, and a config with no "
-                    "rows is not offered: `datasets` cannot load a split of 0 rows.",
-                ]
-                if any(set(out.splits) != {"train", "test"} for out in outputs.values())
-                else []
-            ),
-            "",
-            "```python",
-            "from datasets import load_dataset",
-            f'ds = load_dataset("{repo_id or "ORG/NAME"}", "{default_config}")',
-            "```",
-            "",
-            "## Curation ledger",
-            "",
-            f"Every input row ends in exactly one place: {ledger.summary()}. The removed rows, "
-            "with their reasons, are kept in the build's `removed/` and `quarantine/` folders.",
-            "",
-            _table(["config", "outcome", "reason", "rows"], ledger_rows),
-            *(
-                [
-                    "",
-                    "Kept rows changed on the way (within `kept` above):",
-                    "",
-                    _table(
-                        ["config", "change", "rows or spans"],
-                        [
-                            [f"`{r['config']}`", f"{r['what']} (`{r['change']}`)", r["count"]]
-                            for r in modified
-                        ],
-                    ),
-                ]
-                if modified
-                else []
-            ),
-            GENERATED_END,
-            "",
-        ]
+    return render_template(
+        BUILD_TEMPLATE,
+        {
+            "generated_start": GENERATED_START,
+            "generated_end": GENERATED_END,
+            "title": settings.pretty_name or name,
+            "description": settings.description.strip()
+            or "Synthetic role-play data built with ocforge.",
+            "split_rows": split_rows,
+            "partial_splits": any(set(out.splits) != {"train", "test"} for out in outputs.values()),
+            "repo_id": repo_id or "ORG/NAME",
+            "default_config": default_config,
+            "ledger_summary": ledger.summary(),
+            "ledger_rows": ledger.rows(),
+            "ledger_modified": ledger.modified_rows(),
+        },
     )
 
 
@@ -194,7 +155,6 @@ def render_card(
 
 # --- release cards: statistics, plots, provenance, changelog; merged with the card on the Hub ---
 
-TEMPLATE_PATH = Path(__file__).with_name("dataset_card.md.j2")
 HAND_EDIT_NOTE = (
     "<!-- Text outside the ocforge:generated markers is yours: later releases keep it. -->"
 )
@@ -257,22 +217,30 @@ def schema_fields(schema: pa.Schema) -> list[dict[str, str]]:
     ]
 
 
-def render_release_body(context: dict[str, Any]) -> str:
-    """The generated block (markers included) of a release card, from the Jinja template."""
-    import jinja2
-
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATE_PATH.parent)),
+@functools.cache
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
         keep_trailing_newline=True,
         autoescape=False,  # Markdown, not HTML
         undefined=jinja2.StrictUndefined,
     )
-    text = env.get_template(TEMPLATE_PATH.name).render(**context).strip()
+
+
+def render_template(name: str, context: Mapping[str, Any]) -> str:
+    """Render one of the card templates (:data:`BUILD_TEMPLATE`, :data:`RELEASE_TEMPLATE`)."""
+    return _environment().get_template(name).render(**context)
+
+
+def render_release_body(context: dict[str, Any]) -> str:
+    """The generated block (markers included) of a release card, from the Jinja template."""
+    text = render_template(RELEASE_TEMPLATE, context).strip()
     return f"{GENERATED_START}\n{text}\n{GENERATED_END}\n"
 
 
 def template_sha256() -> str:
-    return hashlib.sha256(TEMPLATE_PATH.read_bytes()).hexdigest()
+    """SHA-256 of the release card's template (recorded with the card's digest)."""
+    return file_sha256(TEMPLATE_PATH)
 
 
 def merge_card(

@@ -13,6 +13,9 @@ from huggingface_hub import ModelCard, ModelCardData
 TEMPLATE = Path(__file__).with_name("model_card.md.j2")
 EVALS_START = "<!-- ocforge:evals:start -->"
 EVALS_END = "<!-- ocforge:evals:end -->"
+TRAINING_HEADING = "## Training"
+TRAINING_START = "<!-- ocforge:training:start -->"
+TRAINING_END = "<!-- ocforge:training:end -->"
 DEFAULT_TAGS = ("role-play", "character", "opencharacter", "ocforge", "chat")
 EXAMPLE_PROFILE = (
     "Name: Mara Quist\nAge: 52\nGender: Female\nRace: White (Dutch)\nBirth Place: Harlingen, "
@@ -68,8 +71,12 @@ def render_model_card(
     tags: list[str] | tuple[str, ...] | None = None,
     eval_results: list[Any] | None = None,
     example_profile: str = EXAMPLE_PROFILE,
+    training: dict[str, Any] | None = None,
 ) -> str:
     """The whole README.md of a model repo. Deterministic: same arguments, same text.
+
+    ``training`` (plain data from the checkpoint's training manifest, see
+    ``ocforge.train.manifest.card_training``) adds a Training section before Usage.
 
     ``eval_results`` (``EvalResult`` list) go through :func:`apply_eval_results`, the same path
     ``ocforge eval push`` takes, so a card re-rendered with the results it already holds is
@@ -99,9 +106,65 @@ def render_model_card(
         has_chat_template=has_chat_template,
         example_profile=example_profile,
     )
+    text = str(card)
+    if training:
+        text = insert_training_section(text, training)
     if eval_results:
-        return apply_eval_results(str(card), eval_results, model_id.split("/")[-1])
-    return str(card)
+        return apply_eval_results(text, eval_results, model_id.split("/")[-1])
+    return text
+
+
+def _dropped(dropped: dict[str, int]) -> str:
+    return ", ".join(f"{n} {reason.replace('_', ' ')}" for reason, n in dropped.items()) or "none"
+
+
+def training_section(training: dict[str, Any]) -> str:
+    """The Training section: exactly what the model was trained on (release and commit, rows used
+    and dropped per config and reason, the recipe and its sha256, seed, steps, tool versions)."""
+    lines = [
+        TRAINING_START,
+        TRAINING_HEADING,
+        "",
+        f"Trained with `ocforge train sft` on `{training['dataset']}` (commit "
+        f"`{training['dataset_sha']}`), `train` split, {training['rows_used']} rows, loss on the "
+        "assistant's answers only (the character profile is the system prompt).",
+        "",
+        "| config | corpora | rows in release | used | dropped |",
+        "|---|---|---|---|---|",
+    ]
+    for c in training["configs"]:
+        corpora = c["corpora"] if isinstance(c["corpora"], str) else ", ".join(c["corpora"])
+        lines.append(
+            f"| `{c['config']}` | {corpora} | {c['rows']} | {c['used']} | {_dropped(c['dropped'])} |"
+        )
+    facts = {
+        "recipe": f"`{training.get('recipe')}` (sha256 `{training.get('recipe_sha256')}`)",
+        "base model": f"`{training.get('base_model')}`",
+        "chat template": training.get("chat_template"),
+        "seed": training.get("seed"),
+        "optimizer steps": training.get("steps"),
+        "epochs": training.get("epochs"),
+        "versions": ", ".join(f"{k} {v}" for k, v in sorted(training.get("versions", {}).items())),
+    }
+    lines += ["", "| | |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in facts.items() if v not in (None, "")]
+    if training.get("recipe_text"):
+        lines += ["", "<details><summary>Training recipe</summary>", "", "```yaml"]
+        lines += [training["recipe_text"].rstrip("\n"), "```", "", "</details>"]
+    return "\n".join([*lines, TRAINING_END]) + "\n"
+
+
+def insert_training_section(card_text: str, training: dict[str, Any]) -> str:
+    """``card_text`` with the Training section before ``## Usage`` (appended if there is none);
+    a section already there is replaced, so rendering twice gives the same text."""
+    section = training_section(training)
+    if TRAINING_START in card_text and TRAINING_END in card_text:
+        head, _, rest = card_text.partition(TRAINING_START)
+        card_text = head.rstrip("\n") + "\n" + rest.partition(TRAINING_END)[2].lstrip("\n")
+    head, sep, tail = card_text.partition("\n## Usage")
+    if not sep:
+        return card_text.rstrip("\n") + "\n\n" + section
+    return head.rstrip("\n") + "\n\n" + section + "\n## Usage" + tail
 
 
 def _evals_table(results: list[Any]) -> str:

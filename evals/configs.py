@@ -26,7 +26,7 @@ import orjson
 import polars as pl
 import pyarrow as pa
 
-from ocforge.errors import OcforgeError
+from ocforge.errors import EvalConfigError
 from ocforge.layout import write_config
 from ocforge.manifest import read_manifest
 from ocforge.outputs import ConfigOutput
@@ -72,10 +72,6 @@ SCHEMAS: dict[str, pa.Schema] = {
     CHARACTER_CHOICE: CHARACTER_CHOICE_SCHEMA,
     DIALOGUES: DIALOGUES_SCHEMA,
 }
-
-
-class EvalConfigError(OcforgeError):
-    """A build folder cannot give eval configs (no test split, no dialogue configs)."""
 
 
 @dataclass
@@ -164,7 +160,14 @@ def eval_rows(build_dir: Path) -> dict[str, list[dict[str, Any]]]:
             "kept character hashed into it)"
         )
 
-    dialogue_rows = [
+    dialogue_rows = _dialogue_rows(test)
+    choice_rows = _choice_rows(test, dialogues)
+    return {CHARACTER_CHOICE: choice_rows, DIALOGUES: dialogue_rows}
+
+
+def _dialogue_rows(test: pl.DataFrame) -> list[dict[str, Any]]:
+    """``eval_dialogues``: each test dialogue's chat context and its reference answer."""
+    return [
         {
             "dialogue_id": r["dialogue_id"],
             "character_id": r["character_id"],
@@ -181,6 +184,10 @@ def eval_rows(build_dir: Path) -> dict[str, list[dict[str, Any]]]:
         for r in test.iter_rows(named=True)
     ]
 
+
+def _choice_rows(test: pl.DataFrame, dialogues: pl.DataFrame) -> list[dict[str, Any]]:
+    """``eval_character_choice``: each test dialogue's question with the answers the question's
+    characters gave, the label being this character's."""
     # Candidate answers per (config, question): one per character (the lowest dialogue id), so
     # that the label is never ambiguous; the document's own answer always stands for its character.
     asked = test.select("config", "question_id").unique()
@@ -221,7 +228,7 @@ def eval_rows(build_dir: Path) -> dict[str, list[dict[str, Any]]]:
                 "label": ids.index(r["dialogue_id"]),
             }
         )
-    return {CHARACTER_CHOICE: choice_rows, DIALOGUES: dialogue_rows}
+    return choice_rows
 
 
 def write_eval_configs(build_dir: Path, *, row_group_rows: int = 1000) -> EvalConfigs:

@@ -7,13 +7,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ocforge.errors import OcforgeError
+from ocforge.errors import ReleaseRefError
 
 _REF = re.compile(r"^(?P<repo>[A-Za-z0-9][\w.-]*/[\w.-]+)@(?P<rev>[^\s@]+)$")
-
-
-class ReleaseRefError(OcforgeError):
-    """A dataset reference is malformed, or its repo or revision does not exist on the target."""
 
 
 @dataclass(frozen=True)

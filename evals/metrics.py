@@ -12,9 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from datatrove.data import Document
-
-from ocforge.filters.quality import CharacterBreakFilter
+from ocforge.character_breaks import BreakDetector
 
 
 def in_character_scorer(
@@ -29,14 +27,12 @@ def in_character_scorer(
     from rouge_score import rouge_scorer
 
     patterns = json.loads(Path(patterns_file).read_text(encoding="utf-8"))["patterns"]
-    detector = CharacterBreakFilter(patterns)
+    detector = BreakDetector(patterns)
     scorer = rouge_scorer.RougeScorer(["rougeL"])
 
     def process_results(doc: dict[str, Any], results: list[str]) -> dict[str, float]:
         answer = results[0] if results else ""
-        broke = (
-            detector.filter(Document(text=answer, id=str(doc.get("dialogue_id", "")))) is not True
-        )
+        broke = detector.match(answer) is not None
         rouge = scorer.score(doc["reference"], answer)["rougeL"].fmeasure
         return {"rouge_l": float(rouge), "character_break": 1.0 if broke else 0.0}
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from ocforge.errors import OcforgeError
+from ocforge.errors import RegisterError
 from ocforge.evals.configs import CHARACTER_CHOICE, DIALOGUES, EVAL_KIND
 from ocforge.evals.dataset_ref import DatasetRelease, resolve_release
 from ocforge.recipe import CONFIGS_DIR, DEFAULT_CHARACTER_BREAKS
@@ -62,10 +62,6 @@ _TaskDumper.add_representer(str, _represent_str)
 
 def _dump(data: dict[str, Any]) -> str:
     return yaml.dump(data, Dumper=_TaskDumper, sort_keys=False, allow_unicode=True, width=100)
-
-
-class RegisterError(OcforgeError):
-    """The release cannot back the tasks (no eval configs) or the prefix / folder is unusable."""
 
 
 @dataclass(frozen=True)
@@ -167,7 +163,7 @@ def write_task_dir(
         RegisterError: the release has no eval configs, the prefix is unusable, or ``out_dir``
             holds YAML files that are not ours (lm-eval would index them with our tasks).
     """
-    from ocforge.filters.quality import load_patterns
+    from ocforge.character_breaks import load_patterns
 
     docs_per_config = _eval_configs(release)
     prefix = prefix or default_prefix(release.repo_id)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ocforge.errors import OcforgeError
+from ocforge.errors import EvalRunError
 from ocforge.evals.dataset_ref import download_text
 from ocforge.evals.register import Registration
 
@@ -28,10 +28,6 @@ RESULTS_FILE = "results.json"
 EVALS_DIR = "evals/"
 LM_EVAL_FILE = "lm_eval_results.json"
 BACKENDS = ("hf", "vllm")
-
-
-class EvalRunError(OcforgeError):
-    """lm-eval failed, or its results cannot be recorded (no finite metric, unknown model repo)."""
 
 
 @dataclass(frozen=True)
@@ -216,6 +212,7 @@ def eval_results(record: dict[str, Any]) -> list[Any]:
                     metric_type=metric,
                     metric_value=round(value, 6),
                     metric_name=f"{task} {metric}",
+                    metric_config=record.get("metric_config"),
                     metric_args=_metric_args(record),
                 )
             )
@@ -223,12 +220,14 @@ def eval_results(record: dict[str, Any]) -> list[Any]:
 
 
 def _metric_args(record: dict[str, Any]) -> dict[str, Any] | None:
-    """How the numbers were obtained when it differs from a full plain-prompt run."""
+    """How the numbers were obtained when it differs from a full plain-prompt run, plus what a
+    record declares itself (a judged run: judges, protocol, prompt versions, dataset commit)."""
     args = {
         "limit": record.get("limit"),
         "apply_chat_template": record.get("apply_chat_template") or None,
+        **(record.get("metric_args") or {}),
     }
-    return {k: v for k, v in args.items() if v} or None
+    return {k: v for k, v in args.items() if v is not None and v is not False} or None
 
 
 def _key(result: Any) -> tuple:

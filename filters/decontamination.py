@@ -13,19 +13,19 @@ texts are checked for that gram too, so short questions are matched whole.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import orjson
-import pyarrow.parquet as pq
 import xxhash
 from datatrove.data import Document
 from datatrove.pipeline.filters.base_filter import BaseFilter
 
+from ocforge.errors import InputError
 from ocforge.filters.tally import TalliedFilter
 from ocforge.filters.textnorm import plain_words
+from ocforge.inputs import eval_set_input, iter_input
 from ocforge.layout import split_of
 from ocforge.recipe import EvalSetSpec
 
@@ -85,34 +85,27 @@ class NgramIndex:
         return index
 
 
-def eval_set_texts(spec: EvalSetSpec) -> tuple[str, Iterable[str]]:
-    """(label, texts) of one eval set: the values of its ``fields`` in every row.
+def eval_set_texts(spec: EvalSetSpec) -> tuple[str, list[str]]:
+    """(label, texts) of one eval set: the values of its ``fields`` in every row. The file is
+    read like a recipe input (:mod:`ocforge.inputs`: JSON Lines, one JSON array or Parquet, by
+    its suffix; or a Hub dataset).
 
     Raises:
+        InputError: the file does not hold its format, or a row of it cannot be read.
         ValueError: a named field is missing from the eval set.
     """
     if spec.hub is not None:
-        import datasets
-
         label = f"{spec.hub.repo}@{spec.hub.revision or 'main'}"
-        ds = datasets.load_dataset(
-            spec.hub.repo, spec.hub.config, revision=spec.hub.revision, split=spec.hub.split
-        )
-        rows: Iterable[dict[str, Any]] = ds
-        columns = set(ds.column_names)
     else:
         assert spec.path is not None
         label = spec.path.name
-        if spec.path.suffix in (".parquet", ".pq"):
-            table = pq.read_table(spec.path)
-            rows, columns = table.to_pylist(), set(table.column_names)
-        else:
-            rows = [
-                json.loads(line)
-                for line in spec.path.read_text("utf-8").splitlines()
-                if line.strip()
-            ]
-            columns = set().union(*(r.keys() for r in rows)) if rows else set()
+    rows: list[dict[str, Any]] = []
+    for line, obj, _raw, error in iter_input(eval_set_input(spec)):
+        if error is not None:
+            raise InputError(f"eval set {spec.path or label}:{line}: {error}")
+        assert obj is not None
+        rows.append(obj)
+    columns = set().union(*(r.keys() for r in rows)) if rows else set()
     missing = [f for f in spec.fields if f not in columns]
     if missing:
         raise ValueError(

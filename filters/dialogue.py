@@ -21,9 +21,10 @@ from collections.abc import Sequence
 from datatrove.data import Document
 from datatrove.pipeline.filters.base_filter import BaseFilter
 
+from ocforge.errors import ProfileParseError
 from ocforge.filters.tally import TalliedFilter
 from ocforge.filters.textnorm import plain_words
-from ocforge.profiles import ProfileParseError, parse_profile
+from ocforge.profiles import parse_profile
 
 _NAME = r"[A-ZÀ-ÖØ-Þ][\w'’\-]+"
 # explicit introductions take one or more capitalised words; "I'm"/"I am" needs a full name

@@ -5,16 +5,11 @@ The curation stage adds datatrove's Gopher filters, language id and the other di
 
 from __future__ import annotations
 
-import re
-import unicodedata
-from pathlib import Path
-
-import yaml
 from datatrove.data import Document
 from datatrove.pipeline.filters.base_filter import BaseFilter
 
+from ocforge.character_breaks import BreakDetector, load_patterns
 from ocforge.filters.tally import TalliedFilter
-from ocforge.filters.textnorm import ASCII_WORD_TABLE
 
 
 class ResponseLengthFilter(TalliedFilter, BaseFilter):
@@ -43,27 +38,7 @@ class ResponseLengthFilter(TalliedFilter, BaseFilter):
         return True
 
 
-def _fold(text: str) -> str:
-    """Lower-case, punctuation to spaces, whitespace collapsed: 'As an A.I.-language model' matches
-    'as an ai language model'. Dots are deleted rather than spaced so that 'A.I.' reads 'ai'."""
-    if text.isascii():
-        # NFKC and casefold leave ASCII as it is but for case: one translate does it all
-        folded = text.encode("ascii").translate(ASCII_WORD_TABLE, b".").decode("ascii")
-        return f" {' '.join(folded.split())} "
-    text = unicodedata.normalize("NFKC", text).casefold().replace("’", "'").replace(".", "")
-    text = re.sub(r"[^\w']+", " ", text)
-    return f" {' '.join(text.split())} "
-
-
-def load_patterns(path: Path) -> list[str]:
-    """Read a pattern list (YAML: ``patterns: [...]``); raises ValueError naming the file."""
-    data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    patterns = data.get("patterns") if isinstance(data, dict) else None
-    if not isinstance(patterns, list) or not all(
-        isinstance(p, str) and p.strip() for p in patterns
-    ):
-        raise ValueError(f"{path}: expected a mapping with 'patterns': a list of non-empty strings")
-    return patterns
+__all__ = ["CharacterBreakFilter", "ResponseLengthFilter", "load_patterns"]
 
 
 class CharacterBreakFilter(TalliedFilter, BaseFilter):
@@ -77,15 +52,11 @@ class CharacterBreakFilter(TalliedFilter, BaseFilter):
     def __init__(self, patterns: list[str], exclusion_writer=None):
         super().__init__(exclusion_writer)
         self.patterns = patterns
-        self._folded = [_fold(p) for p in patterns]
-        self._words = [frozenset(f.split()) for f in self._folded]
+        self.detector = BreakDetector(patterns)
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
-        text = _fold(doc.text)
-        # a pattern can only occur when all its words do: set checks spare most substring scans
-        words = set(text.split())
-        for pattern, folded, needed in zip(self.patterns, self._folded, self._words, strict=True):
-            if needed <= words and folded in text:
-                doc.metadata["detail"] = f"matches character-break pattern {pattern!r}"
-                return False, "character_break"
-        return True
+        pattern = self.detector.match(doc.text)
+        if pattern is None:
+            return True
+        doc.metadata["detail"] = f"matches character-break pattern {pattern!r}"
+        return False, "character_break"

@@ -16,6 +16,8 @@ from functools import lru_cache
 from datatrove.utils.text import PUNCTUATION_TRANS, TextNormConfig, simplify_text
 from datatrove.utils.word_tokenizers import WordTokenizer
 
+from ocforge.character_breaks import ASCII_WORD_TABLE
+
 # a word (letters/digits, inner apostrophes kept: "don't") or one punctuation character
 _WORD_RE = re.compile(r"\w+(?:['’]\w+)*|[^\w\s]")
 # the word alternative of _WORD_RE alone: the same words without the punctuation tokens
@@ -71,13 +73,6 @@ _ASCII_WORD_RE = re.compile(r"\w+(?:'\w+)*|[^\w\s\x1c-\x1f]", re.ASCII)
 def _tokens(text: str) -> tuple[str, ...]:
     # several filters tokenise the same answer in a row: the last few texts are remembered
     return tuple((_ASCII_WORD_RE if text.isascii() else _WORD_RE).findall(text))
-
-
-# a bytes.translate table for ASCII: letters lower-cased, digits, "_" and "'" kept (the regexes'
-# word characters), a space for everything else
-ASCII_WORD_TABLE = bytes(
-    ord(chr(c).lower()) if chr(c).isalnum() or chr(c) in "_'" else 32 for c in range(128)
-) + bytes([32] * 128)
 
 
 @lru_cache(maxsize=16)

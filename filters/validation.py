@@ -12,8 +12,10 @@ from typing import Any
 from datatrove.data import Document
 from datatrove.pipeline.filters.base_filter import BaseFilter
 
+from ocforge.errors import FieldError, ProfileParseError
+from ocforge.fields import nonempty, text_field
 from ocforge.filters.tally import TalliedFilter
-from ocforge.profiles import ProfileParseError, parse_age, parse_profile
+from ocforge.profiles import parse_age, parse_profile
 from ocforge.records import (
     character_id,
     dedup_key,
@@ -23,38 +25,12 @@ from ocforge.records import (
 )
 
 
-class _Invalid(Exception):
-    def __init__(self, reason: str, detail: str):
-        super().__init__(detail)
-        self.reason = reason
-        self.detail = detail
-
-
-def _string(
-    record: dict[str, Any], field: str, *, required: bool = True, numeric_ok: bool = False
-) -> str | None:
-    if field not in record or record[field] is None:
-        if required:
-            raise _Invalid(
-                "missing_field", f"field '{field}': required field is missing (expected a string)"
-            )
-        return None
-    value = record[field]
-    if numeric_ok and isinstance(value, int | float) and not isinstance(value, bool):
-        return str(value)  # numeric ids and ages are common in sources; keep them as text
-    if not isinstance(value, str):
-        raise _Invalid(
-            "wrong_type", f"field '{field}': expected a string, got {type(value).__name__}"
-        )
-    return value
-
-
 class _ValidateRecords(TalliedFilter, BaseFilter):
     type = "✅ - VALIDATION"
 
     @abstractmethod
     def check(self, doc: Document, record: dict[str, Any]) -> dict[str, Any]:
-        """Return the validated record (ids computed, fields normalised) or raise ``_Invalid``."""
+        """Return the validated record (ids computed, fields normalised) or raise :class:`FieldError`."""
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
         meta = doc.metadata
@@ -65,7 +41,7 @@ class _ValidateRecords(TalliedFilter, BaseFilter):
             return False, reason
         try:
             meta["record"] = self.check(doc, meta["record"])
-        except _Invalid as exc:
+        except FieldError as exc:
             meta["detail"] = f"{where}: {exc.detail}"
             return False, exc.reason
         meta.pop("raw", None)  # the validated record carries everything now
@@ -78,19 +54,17 @@ class ValidateCharacters(_ValidateRecords):
     name = "✅ validate characters"
 
     def check(self, doc: Document, record: dict[str, Any]) -> dict[str, Any]:
-        source_id = _string(record, "character_id", required=False, numeric_ok=True)
-        persona = _string(record, "persona")
-        profile = _string(record, "profile")
+        source_id = text_field(record, "character_id", required=False, numeric_ok=True)
+        persona = text_field(record, "persona")
+        profile = text_field(record, "profile", nonempty_text=True, expected="profile text")
         assert persona is not None and profile is not None
-        if not profile.strip():
-            raise _Invalid("missing_field", "field 'profile': is empty (expected profile text)")
         try:
             fields = parse_profile(profile)
         except ProfileParseError as exc:
-            raise _Invalid("unparseable_profile", f"field 'profile': {exc}") from None
+            raise FieldError("unparseable_profile", f"field 'profile': {exc}") from None
         for name in fields:  # explicitly mapped profile columns win over parsed text
             if record.get(name) not in (None, ""):
-                fields[name] = _string(record, name, numeric_ok=True)
+                fields[name] = text_field(record, name, numeric_ok=True)
         profile = profile.strip()
         cid = character_id(profile)
         doc.id = cid
@@ -107,7 +81,7 @@ class ValidateCharacters(_ValidateRecords):
             "profile": profile,
             "source": doc.metadata["source"],
             # synthesized rows name the model that wrote them; anything else was imported
-            "generator": _string(record, "generator", required=False) or "import",
+            "generator": text_field(record, "generator", required=False) or "import",
             "provenance": {
                 "input": doc.metadata["input"],
                 "record": source_id,
@@ -127,23 +101,22 @@ class ValidateDialogues(_ValidateRecords):
         self.strategy = strategy
 
     def check(self, doc: Document, record: dict[str, Any]) -> dict[str, Any]:
-        character_ref = _string(record, "character_id", numeric_ok=True)
-        question = _string(record, "question")
-        response = _string(record, "response")
+        character_ref = text_field(record, "character_id", numeric_ok=True)
+        question = text_field(record, "question")
+        response = text_field(record, "response")
         assert character_ref is not None and question is not None and response is not None
-        if not question.strip():
-            raise _Invalid("missing_field", "field 'question': is empty (expected the instruction)")
+        nonempty(question, "question", expected="the instruction")
         original = None
         if self.strategy == "rewrite":
-            original = _string(record, "original_response")
-        qid = _string(record, "question_id", required=False, numeric_ok=True) or question_id(
+            original = text_field(record, "original_response")
+        qid = text_field(record, "question_id", required=False, numeric_ok=True) or question_id(
             question
         )
         doc.text = response
         out = {
             "character_ref": character_ref,
             "strategy": self.strategy,
-            "source_corpus": _string(record, "source_corpus", required=False)
+            "source_corpus": text_field(record, "source_corpus", required=False)
             or doc.metadata["source"],
             "question_id": qid,
             "question": question,

@@ -16,8 +16,8 @@ def client_env(
 
     * ``HF_ENDPOINT``: read at import time by huggingface_hub and datasets, so these variables
       must be in the environment *before* the client process imports them;
-    * ``HF_HUB_DISABLE_XET=1``: otherwise huggingface_hub >= 1.20 uploads LFS files through
-      Xet, which the local Hub does not speak;
+    * no ``HF_HUB_DISABLE_XET``: the local Hub speaks Xet, so clients upload and download the
+      way they do with huggingface.co;
     * ``HF_HUB_OFFLINE`` / ``HF_DATASETS_OFFLINE`` / ``TRANSFORMERS_OFFLINE`` = ``0``: the
       clients must go to the server even if the parent environment says offline;
     * ``HF_HUB_DISABLE_TELEMETRY=1``: no background calls;
@@ -31,7 +31,6 @@ def client_env(
     host = urlsplit(endpoint).hostname or "127.0.0.1"
     env = {
         "HF_ENDPOINT": endpoint.rstrip("/"),
-        "HF_HUB_DISABLE_XET": "1",
         "HF_HUB_OFFLINE": "0",
         "HF_DATASETS_OFFLINE": "0",
         "TRANSFORMERS_OFFLINE": "0",

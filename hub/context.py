@@ -1,4 +1,4 @@
-"""Shared state of a running local Hub: storage, tokens, limits and the LFS signing key."""
+"""Shared state of a running local Hub: storage, tokens, limits and the URL/token signing key."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from .auth import TokenStore
 from .storage import HubStore
 from .validation import RepoKey
+from .xet.store import XetStore
+from .xet.tokens import XetSigner
 
 MiB = 1024 * 1024
 GiB = 1024 * MiB
@@ -44,6 +46,16 @@ class HubContext:
     signing_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     #: validity of a signed LFS upload URL
     upload_url_ttl_s: int = 24 * 3600
+    #: issues and checks Xet CAS tokens and xorb fetch URLs (derived from ``signing_key``)
+    xet_signer: XetSigner = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.xet_signer = XetSigner(self.signing_key)
+
+    @property
+    def xet(self) -> XetStore:
+        """The Xet part of the storage (xorbs, file records, per-repo registrations)."""
+        return self.store.xet
 
     def sign_upload(self, key: RepoKey, oid: str, size: int, expires: int) -> str:
         """Capability signature of one LFS upload URL (HMAC-SHA256)."""

@@ -10,28 +10,21 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Any
+
+from ocforge.hashing import canonical_json, git_blob_id
 
 LFS_POINTER_VERSION = "https://git-lfs.github.com/spec/v1"
 
+__all__ = ["LFS_POINTER_VERSION", "canonical_json", "git_blob_sha1", "lfs_pointer", "object_id"]
 
-def git_blob_sha1(content: bytes) -> str:
-    """Git blob id of ``content``."""
-    h = hashlib.sha1(usedforsecurity=False)
-    h.update(b"blob %d\0" % len(content))
-    h.update(content)
-    return h.hexdigest()
+#: the git blob id of a regular file (:func:`ocforge.hashing.git_blob_id`)
+git_blob_sha1 = git_blob_id
 
 
 def lfs_pointer(sha256: str, size: int) -> bytes:
     """The git-LFS pointer file for an object."""
     return f"version {LFS_POINTER_VERSION}\noid sha256:{sha256}\nsize {size}\n".encode()
-
-
-def canonical_json(value: Any) -> bytes:
-    """Deterministic JSON encoding (sorted keys, no spaces) used for hashed objects."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def object_id(kind: str, value: Any) -> str:

@@ -25,6 +25,7 @@ from .errors import (
 from .protocol import Request, Response, json_response
 from .repo_api import open_repo
 from .validation import API_REPO_TYPES, REPO_TYPE_PLURAL, RepoKey, is_sha256, make_repo_key
+from .xet.accounting import PENDING_LFS
 
 LFS_CONTENT_TYPE = "application/vnd.git-lfs+json"
 UPLOAD_ROUTE = "localhub-lfs"  # /api/localhub-lfs/{upload|verify}/{plural}/{ns}/{name}/{oid}
@@ -60,8 +61,8 @@ def batch(ctx: HubContext, req: Request, key: RepoKey) -> Response:
                  "error": {"code": 413, "message": "Object larger than the server's limit."}}
             )  # fmt: skip
             continue
-        if repo.has_blob(oid, size):
-            answers.append({"oid": oid, "size": size})  # no actions: already uploaded
+        if repo.has_blob(oid, size) or ctx.xet.lookup_sha256(key, oid, size) is not None:
+            answers.append({"oid": oid, "size": size})  # no actions: stored (as LFS or Xet)
             continue
         path = f"{plural}/{key.namespace}/{key.name}/{oid}"
         signature = ctx.sign_upload(key, oid, size, expires)
@@ -104,6 +105,7 @@ def upload(ctx: HubContext, req: Request, key: RepoKey, oid: str) -> Response:
         raise BadRequestError("Content-Length differs from the announced object size.")
     if not repo.has_blob(oid, size):
         repo.store_blob_stream(req.body, size, oid)
+        ctx.xet.mark_pending(key, oid, size, PENDING_LFS)  # counted by the commit that uses it
     elif not req.body.drain(size):
         raise BadRequestError("Upload ended early.")
     return json_response({})

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from email.message import Message
 from pathlib import Path
@@ -270,17 +270,31 @@ class FileSlice:
 
 
 @dataclass
+class StreamBody:
+    """A body produced piece by piece (e.g. a Xet file decompressed chunk by chunk).
+
+    ``length`` is announced as ``Content-Length``; the pieces must add up to it.
+    """
+
+    pieces: Iterable[bytes]
+    length: int
+
+
+@dataclass
 class Response:
-    """What a handler returns; ``file`` (sent with sendfile) takes precedence over ``body``."""
+    """What a handler returns; ``file`` (sent with sendfile), then ``stream``, then ``body``."""
 
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
     file: FileSlice | None = None
+    stream: StreamBody | None = None
 
     @property
     def content_length(self) -> int:
-        return self.file.length if self.file is not None else len(self.body)
+        if self.file is not None:
+            return self.file.length
+        return self.stream.length if self.stream is not None else len(self.body)
 
 
 def json_response(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

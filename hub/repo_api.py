@@ -18,7 +18,7 @@ from .errors import (
     RepoNotFoundError,
     UnauthorizedError,
 )
-from .objects import Commit
+from .objects import Commit, FileEntry
 from .protocol import Request, Response, json_response
 from .shapes import commit_json, dir_json, file_json, repo_url
 from .storage import Repo
@@ -60,6 +60,16 @@ def last_commit(repo: Repo, head: Commit, path: str) -> Commit:
         if _path_value(repo, repo.get_commit(commit.parents[0]), path) != value:
             return commit
     return head  # unreachable: history ends with a parentless commit
+
+
+def xet_hash_of(ctx: HubContext, key: RepoKey, entry: FileEntry) -> str | None:
+    """The Xet hash a client may download ``entry`` by, or ``None`` (not stored through Xet)."""
+    record = ctx.xet.lookup_sha256(key, entry.sha256, entry.size) if entry.lfs else None
+    return record.xet_hash if record is not None else None
+
+
+def _file_entry(ctx: HubContext, key: RepoKey, path: str, entry: FileEntry) -> dict[str, Any]:
+    return file_json(path, entry, xet_hash_of(ctx, key, entry))
 
 
 def _with_last_commit(
@@ -186,13 +196,13 @@ def repo_info(ctx: HubContext, req: Request, key: RepoKey, revision: str | None)
         "createdAt": repo.created_at,
         "lastModified": commit.date,
         "siblings": siblings,
-        "xetEnabled": False,
+        "xetEnabled": True,
         "usedStorage": sum(e.size for e in tree.files.values()),
     }
     if key.repo_type == "model":
         info["modelId"] = key.repo_id
     readme = tree.files.get("README.md")
-    if readme is not None and readme.size <= 1024 * 1024:
+    if readme is not None and readme.size <= 1024 * 1024 and repo.has_blob(readme.sha256):
         card = load_card_data(repo.blob_path(readme.sha256).read_text("utf-8", errors="replace"))
         if card is not None:
             info["cardData"] = card
@@ -284,7 +294,10 @@ def list_tree(
         items = [(d, True) for d in dirs] + [(f, False) for f in files]
     entries = [
         _with_last_commit(
-            dir_json(p, tree) if is_dir else file_json(p, tree.files[p]), repo, head, expand
+            dir_json(p, tree) if is_dir else _file_entry(ctx, key, p, tree.files[p]),
+            repo,
+            head,
+            expand,
         )
         for p, is_dir in items
     ]
@@ -312,7 +325,7 @@ def paths_info(ctx: HubContext, req: Request, key: RepoKey, revision: str) -> Re
         path = check_repo_path(raw, allow_root=True)
         # missing paths are left out (200), HfFileSystem turns an empty list into FileNotFound
         if path in tree.files:
-            entries.append(file_json(path, tree.files[path]))
+            entries.append(_file_entry(ctx, key, path, tree.files[path]))
         elif path and tree.is_dir(path):
             entries.append(dir_json(path, tree))
         else:

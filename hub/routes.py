@@ -13,7 +13,7 @@ from .commit_api import (
     preupload,
 )
 from .context import HubContext
-from .errors import MethodNotAllowedError, NotImplementedHubError, RouteNotFoundError
+from .errors import MethodNotAllowedError, RouteNotFoundError
 from .files import resolve_file
 from .lfs import UPLOAD_ROUTE, batch, route_lfs_action
 from .protocol import Request, Response
@@ -31,6 +31,8 @@ from .repo_api import (
     whoami,
 )
 from .validation import API_REPO_TYPES, URL_PREFIX_TYPES, make_repo_key
+from .xet.cas_api import CAS_ROUTE, route_cas
+from .xet.hub_api import upload_stats, xet_token
 
 
 def route_api(ctx: HubContext, req: Request, seg: list[str]) -> Response:
@@ -68,10 +70,10 @@ def route_api(ctx: HubContext, req: Request, seg: list[str]) -> Response:
             return list_commits(ctx, req, key, rest[1])
         if action == "tree" and len(rest) >= 2:
             return list_tree(ctx, req, key, rest[1], rest[2:])
-        if action in ("xet-read-token", "xet-write-token"):
-            raise NotImplementedHubError(
-                "Xet is not supported by the local hub: run clients with HF_HUB_DISABLE_XET=1."
-            )
+        if action in ("xet-read-token", "xet-write-token") and len(rest) == 2:
+            return xet_token(ctx, req, key, rest[1], write=action == "xet-write-token")
+        if action == "localhub-upload-stats" and len(rest) == 2:
+            return upload_stats(ctx, req, key, rest[1])
     elif method == "POST" and len(rest) == 2:
         post = {
             "paths-info": paths_info,
@@ -97,6 +99,8 @@ def route(ctx: HubContext, req: Request) -> Response:
     if seg[0] == "api":
         if len(seg) > 1 and seg[1] == UPLOAD_ROUTE:
             return route_lfs_action(ctx, req, seg[2:])
+        if len(seg) > 1 and seg[1] == CAS_ROUTE:
+            return route_cas(ctx, req, seg[2:])
         return route_api(ctx, req, seg[1:])
     # Model URLs have no type prefix; "datasets"/"spaces" are reserved namespaces.
     repo_type = URL_PREFIX_TYPES.get(seg[0], "model")

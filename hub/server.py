@@ -19,8 +19,9 @@ from urllib.parse import parse_qs, unquote
 
 from .context import HubContext
 from .errors import BadRequestError, HubError
-from .protocol import BodyReader, Request, Response, base_url_for, error_response
+from .protocol import BodyReader, Request, Response, StreamBody, base_url_for, error_response
 from .routes import route
+from .xet.cas_api import CAS_ROUTE
 
 logger = logging.getLogger("ocforge.localhub")
 
@@ -79,7 +80,9 @@ class HubRequestHandler(BaseHTTPRequestHandler):
         if segments and segments[-1] == "" and len(segments) > 1:
             segments.pop()  # tolerate one trailing slash
         query = parse_qs(raw_query, keep_blank_values=True)
-        identity = ctx.tokens.authenticate(self.headers.get("Authorization"))
+        # CAS routes carry a Xet access token, not a Hub token: they check it themselves
+        cas = segments[:2] == ["api", CAS_ROUTE]
+        identity = None if cas else ctx.tokens.authenticate(self.headers.get("Authorization"))
         return Request(
             method=self.command,
             segments=segments,
@@ -153,6 +156,8 @@ class HubRequestHandler(BaseHTTPRequestHandler):
                     if n == 0:
                         raise ConnectionResetError("file shorter than announced")
                     sent += n
+            elif response.stream is not None:
+                self._send_stream(response.stream)
             elif response.body:
                 self.wfile.write(response.body)
         except (BrokenPipeError, ConnectionResetError, TimeoutError):
@@ -160,6 +165,19 @@ class HubRequestHandler(BaseHTTPRequestHandler):
         finally:
             if fh is not None:
                 fh.close()
+
+    def _send_stream(self, stream: StreamBody) -> None:
+        sent = 0
+        try:
+            for piece in stream.pieces:
+                self.wfile.write(piece)
+                sent += len(piece)
+        except (BrokenPipeError, ConnectionResetError, TimeoutError):
+            raise
+        except Exception:  # the headers are out: all the client can see is a short body
+            logger.exception("streaming the body of %s failed", self._safe_path())
+        if sent != stream.length:
+            self.close_connection = True
 
     def _safe_path(self) -> str:
         # Upload URLs carry a signature in the query string: never log query strings.

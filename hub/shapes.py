@@ -14,11 +14,16 @@ def repo_url(base_url: str, key: RepoKey) -> str:
     return f"{base_url}/{key.url_prefix}{key.repo_id}"
 
 
-def file_json(path: str, entry: FileEntry) -> dict[str, Any]:
-    """Tree / paths-info entry of a file. Never carries ``xetHash`` (would switch to Xet)."""
+def file_json(path: str, entry: FileEntry, xet_hash: str | None = None) -> dict[str, Any]:
+    """Tree / paths-info entry of a file; ``xetHash`` only for content stored through Xet.
+
+    With ``xetHash`` (and ``lfs``) snapshot_download skips the HEAD and downloads through Xet.
+    """
     data: dict[str, Any] = {"type": "file", "path": path, "oid": entry.oid, "size": entry.size}
     if entry.lfs:
         data["lfs"] = {"oid": entry.sha256, "size": entry.size, "pointerSize": entry.pointer_size}
+    if xet_hash is not None:
+        data["xetHash"] = xet_hash
     return data
 
 

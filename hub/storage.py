@@ -11,6 +11,7 @@ Layout under the root folder::
     locks/<type>--<ns>--<name>.lock # flock target that serialises ref updates of one repo
     tmp/<pid>-<random>/             # this process' temporary files (same file system: rename)
     trash/                          # deleted repos, removed in the background / at start-up
+    xet/                            # Xet xorbs and file records (xet/store.py)
 
 Crash safety: every file is written to ``tmp/``, fsynced and renamed into place, and its
 directory is fsynced. Objects are immutable and named by their content, so a half-finished
@@ -18,7 +19,8 @@ operation leaves at most unreferenced objects. A commit becomes visible only whe
 is replaced (the last step), so a killed server or upload never exposes a partial commit and a
 restart finds every completed one.
 
-The value types (file entries, commits, refs, trees) live in ``objects.py``.
+The value types (file entries, commits, refs, trees) live in ``objects.py``; refs, commits,
+branches and tags of a repo in ``refs.py``.
 
 Concurrency: ref updates of a repo take an in-process lock plus an ``flock`` on its lock file
 (two servers may share a root). Readers never lock: they read ``refs.json`` (replaced
@@ -35,54 +37,32 @@ import os
 import secrets
 import shutil
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from .durable import fsync_dir, pid_alive
 from .errors import (
     BadRequestError,
     ConflictError,
-    EntryNotFoundError,
-    PreconditionFailedError,
     RepoNotFoundError,
     RevisionNotFoundError,
-    UnprocessableError,
 )
 from .gitattributes import DEFAULT_GITATTRIBUTES
 from .hashing import canonical_json, git_blob_sha1, object_id
 from .objects import (
-    AddFile,
     Commit,
-    CommitOperation,
-    DeleteFile,
     FileEntry,
     LRUCache,
     Refs,
     TreeView,
     utc_now_iso,
 )
+from .refs import DEFAULT_BRANCH, RefsAndCommits
 from .validation import RepoKey, is_commit_id
+from .xet.store import XetStore
 
-DEFAULT_BRANCH = "main"
 _COPY_CHUNK = 1 << 20
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class HubStore:
@@ -99,6 +79,8 @@ class HubStore:
         self._locks_guard = threading.Lock()
         self._objects = LRUCache(256)
         self._trees = LRUCache(32)
+        #: Xet xorbs and files; a commit may reference content stored there instead of a blob
+        self.xet = XetStore(self)
 
     # -- housekeeping --------------------------------------------------------------------------
 
@@ -106,7 +88,7 @@ class HubStore:
         """Remove temp folders of dead processes and deleted repos left by a crash."""
         for entry in (self.root / "tmp").iterdir():
             pid_text = entry.name.split("-", 1)[0]
-            if not pid_text.isdigit() or not _pid_alive(int(pid_text)):
+            if not pid_text.isdigit() or not pid_alive(int(pid_text)):
                 shutil.rmtree(entry, ignore_errors=True)
         for entry in (self.root / "trash").iterdir():
             shutil.rmtree(entry, ignore_errors=True)
@@ -137,7 +119,7 @@ class HubStore:
             dest.parent.mkdir(parents=True, exist_ok=True)
             os.replace(tmp, dest)
         if sync_dir:
-            _fsync_dir(dest.parent)
+            fsync_dir(dest.parent)
 
     # -- repo registry -------------------------------------------------------------------------
 
@@ -213,13 +195,13 @@ class HubStore:
                 )
                 for sub in staging.rglob("*"):
                     if sub.is_dir():
-                        _fsync_dir(sub)
-                _fsync_dir(staging)
+                        fsync_dir(sub)
+                fsync_dir(staging)
                 directory.parent.mkdir(parents=True, exist_ok=True)
                 if directory.exists():  # a leftover empty folder, e.g. after a crash
                     shutil.rmtree(directory)
                 os.rename(staging, directory)
-                _fsync_dir(directory.parent)
+                fsync_dir(directory.parent)
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
         return self.get_repo(key)
@@ -232,11 +214,11 @@ class HubStore:
                 raise RepoNotFoundError(f"Repository {key.repo_id} not found.")
             target = self.root / "trash" / secrets.token_hex(8)
             os.rename(directory, target)
-            _fsync_dir(directory.parent)
+            fsync_dir(directory.parent)
         shutil.rmtree(target, ignore_errors=True)
 
 
-class Repo:
+class Repo(RefsAndCommits):
     """One repository. Obtain it from :meth:`HubStore.get_repo`; cheap to create per request."""
 
     def __init__(self, store: HubStore, key: RepoKey, directory: Path, meta: dict[str, Any]):
@@ -309,7 +291,7 @@ class Repo:
             dest = self.blob_path(expected_sha256)
             dest.parent.mkdir(parents=True, exist_ok=True)
             os.replace(tmp, dest)
-        _fsync_dir(dest.parent)
+        fsync_dir(dest.parent)
 
     def _read_object(self, kind: str, oid: str) -> dict[str, Any] | None:
         cache_key = (self.meta.get("uuid"), kind, oid)
@@ -377,164 +359,3 @@ class Repo:
             view = TreeView(tree_id, files)
             self.store._trees.put(cache_key, view)
         return view
-
-    # -- refs ----------------------------------------------------------------------------------
-
-    def refs(self) -> Refs:
-        """Current branch and tag tables (read fresh; the file is replaced atomically)."""
-        try:
-            data = json.loads((self.dir / "refs.json").read_bytes())
-        except FileNotFoundError:
-            raise RepoNotFoundError(f"Repository {self.key.repo_id} not found.") from None
-        return Refs(dict(data.get("heads", {})), dict(data.get("tags", {})))
-
-    def _write_refs(self, refs: Refs) -> None:
-        self.store.write_atomic(self.dir / "refs.json", canonical_json(refs.to_json()))
-
-    def resolve(self, revision: str) -> Commit:
-        """Resolve a branch, tag (optionally ``refs/heads/``/``refs/tags/``) or commit id."""
-        refs = self.refs()
-        commit_id: str | None = None
-        if revision in refs.heads:
-            commit_id = refs.heads[revision]
-        elif revision in refs.tags:
-            commit_id = refs.tags[revision]
-        elif revision.startswith("refs/heads/"):
-            commit_id = refs.heads.get(revision[len("refs/heads/") :])
-        elif revision.startswith("refs/tags/"):
-            commit_id = refs.tags.get(revision[len("refs/tags/") :])
-        elif is_commit_id(revision):
-            commit_id = revision
-        if commit_id is None:
-            raise RevisionNotFoundError(f"Invalid rev id: {revision}")
-        try:
-            return self.get_commit(commit_id)
-        except RevisionNotFoundError:
-            raise RevisionNotFoundError(f"Invalid rev id: {revision}") from None
-
-    def history(self, commit: Commit) -> Iterator[Commit]:
-        """First-parent history starting at ``commit``, newest first."""
-        current: Commit | None = commit
-        while current is not None:
-            yield current
-            current = self.get_commit(current.parents[0]) if current.parents else None
-
-    # -- mutations -----------------------------------------------------------------------------
-
-    def commit(
-        self,
-        branch: str,
-        operations: Iterable[CommitOperation],
-        *,
-        title: str,
-        message: str,
-        author: str,
-        parent_commit: str | None = None,
-    ) -> Commit:
-        """Apply ``operations`` on top of ``branch`` and move the branch to the new commit.
-
-        Blobs referenced by the operations must already be stored. With ``parent_commit`` the
-        commit is made only if the branch still points there (optimistic concurrency); otherwise
-        :class:`PreconditionFailedError`.
-        """
-        ops = list(operations)
-        with self.store.lock(self.key):
-            self._check_alive()
-            refs = self.refs()
-            if branch not in refs.heads:
-                if branch in refs.tags or is_commit_id(branch):
-                    raise BadRequestError(
-                        f"Invalid rev id: {branch} is not a branch; commits go to branches only."
-                    )
-                raise RevisionNotFoundError(f"Invalid rev id: {branch}")
-            head = self.get_commit(refs.heads[branch])
-            if parent_commit is not None and parent_commit != head.id:
-                raise PreconditionFailedError(
-                    "A commit has happened since. Please refresh and try again. "
-                    f"(parent commit {parent_commit} is not the head of {branch})"
-                )
-            files = dict(self.get_tree(head.tree).files)
-            for op in ops:
-                _apply(files, op, self)
-            _check_no_file_dir_clash(files)
-            tree_id = self._write_tree(files)
-            new = self._write_commit(tree_id, (head.id,), title, message, (author,), utc_now_iso())
-            refs.heads[branch] = new.id
-            self._write_refs(refs)
-            return new
-
-    def create_branch(self, name: str, start: Commit) -> None:
-        """Create branch ``name`` at ``start``; :class:`ConflictError` if the name is taken."""
-        with self.store.lock(self.key):
-            self._check_alive()
-            refs = self.refs()
-            if name in refs.heads:
-                raise ConflictError(f"Reference already exists: refs/heads/{name}")
-            if name in refs.tags:
-                raise ConflictError(f"A tag named {name} already exists.")
-            refs.heads[name] = start.id
-            self._write_refs(refs)
-
-    def delete_branch(self, name: str) -> None:
-        """Delete a branch other than ``main``."""
-        with self.store.lock(self.key):
-            self._check_alive()
-            refs = self.refs()
-            if name not in refs.heads:
-                raise RevisionNotFoundError(f"Invalid rev id: {name}")
-            if name == DEFAULT_BRANCH:
-                raise BadRequestError("The default branch cannot be deleted.")
-            del refs.heads[name]
-            self._write_refs(refs)
-
-    def create_tag(self, name: str, target: Commit) -> None:
-        """Tag ``target`` as ``name``; :class:`ConflictError` if the name is taken."""
-        with self.store.lock(self.key):
-            self._check_alive()
-            refs = self.refs()
-            if name in refs.tags:
-                raise ConflictError(f"Tag {name} already exists.")
-            if name in refs.heads:
-                raise ConflictError(f"A branch named {name} already exists.")
-            refs.tags[name] = target.id
-            self._write_refs(refs)
-
-    def delete_tag(self, name: str) -> None:
-        """Delete a tag."""
-        with self.store.lock(self.key):
-            self._check_alive()
-            refs = self.refs()
-            if name not in refs.tags:
-                raise RevisionNotFoundError(f"Invalid rev id: {name}")
-            del refs.tags[name]
-            self._write_refs(refs)
-
-
-def _apply(files: dict[str, FileEntry], op: CommitOperation, repo: Repo) -> None:
-    if isinstance(op, AddFile):
-        if not repo.has_blob(op.entry.sha256, op.entry.size):
-            raise UnprocessableError(f"Content of {op.path} was not uploaded (LFS object missing).")
-        files[op.path] = op.entry
-    elif isinstance(op, DeleteFile):
-        if op.path not in files:
-            raise EntryNotFoundError(
-                f"Cannot delete {op.path}: A file with this name doesn't exist in the repository."
-            )
-        del files[op.path]
-    else:
-        prefix = op.path + "/"
-        doomed = [path for path in files if path.startswith(prefix)]
-        if not doomed:
-            raise EntryNotFoundError(f"Cannot delete folder {op.path}: it does not exist.")
-        for path in doomed:
-            del files[path]
-
-
-def _check_no_file_dir_clash(files: dict[str, FileEntry]) -> None:
-    for path in files:
-        parts = path.split("/")
-        for depth in range(1, len(parts)):
-            if "/".join(parts[:depth]) in files:
-                raise BadRequestError(
-                    f"Cannot commit {path}: {'/'.join(parts[:depth])} is a file, not a folder."
-                )

@@ -18,14 +18,18 @@ from __future__ import annotations
 
 import fnmatch
 import json
-import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ocforge.errors import OcforgeError
+from ocforge.models.weights import (
+    INDEX_NAME,
+    check_sharded,
+    num_elements,
+    safetensors_header,
+)
 
-INDEX_NAME = "model.safetensors.index.json"
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
 TOKENIZER_MODELS = ("tokenizer.json", "tokenizer.model", "vocab.json", "vocab.txt", "spiece.model")
 CHAT_TEMPLATE_FILES = ("chat_template.jinja", "chat_template.json")
@@ -93,42 +97,6 @@ def _match(rel: str, patterns: list[str] | tuple[str, ...]) -> bool:
     return any(fnmatch.fnmatch(rel, p) or fnmatch.fnmatch(name, p) for p in patterns)
 
 
-def safetensors_header(path: Path) -> dict[str, Any]:
-    """The JSON header of a safetensors file (tensor name -> dtype, shape, offsets).
-
-    Raises:
-        ValueError: the file is not a readable safetensors file.
-    """
-    with path.open("rb") as fh:
-        raw = fh.read(8)
-        if len(raw) != 8:
-            raise ValueError("shorter than a safetensors header")
-        (size,) = struct.unpack("<Q", raw)
-        if size > 100 * 1024 * 1024 or size > path.stat().st_size - 8:
-            raise ValueError(
-                f"header length {size} is impossible for a {path.stat().st_size}-byte file"
-            )
-        header = json.loads(fh.read(size))
-    if not isinstance(header, dict):
-        raise ValueError("header is not a JSON object")
-    header.pop("__metadata__", None)
-    return header
-
-
-def _tensor_bytes(header: dict[str, Any]) -> int:
-    return sum(t["data_offsets"][1] - t["data_offsets"][0] for t in header.values())
-
-
-def _num_elements(header: dict[str, Any]) -> int:
-    total = 0
-    for t in header.values():
-        n = 1
-        for d in t["shape"]:
-            n *= d
-        total += n
-    return total
-
-
 def _check_config(root: Path, problems: list[str]) -> dict[str, Any]:
     path = root / "config.json"
     if not path.is_file():
@@ -149,100 +117,27 @@ def _check_config(root: Path, problems: list[str]) -> dict[str, Any]:
 
     try:
         AutoConfig.from_pretrained(str(root))
-    except Exception as exc:  # transformers raises ValueError/KeyError/OSError here
+    except (OSError, ValueError, KeyError, TypeError) as exc:  # what AutoConfig raises
         problems.append(f"config.json: transformers cannot load it: {type(exc).__name__}: {exc}")
     return data
 
 
-def _check_sharded(root: Path, shards: list[str], problems: list[str]) -> int:
-    index_path = root / INDEX_NAME
-    try:
-        index = json.loads(index_path.read_text(encoding="utf-8"))
-        weight_map: dict[str, str] = index["weight_map"]
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
-        problems.append(f"{INDEX_NAME}: unreadable or no 'weight_map' ({exc})")
-        return 0
-    listed = sorted(set(weight_map.values()))
-    for name in listed:
-        if name not in shards:
-            n = sum(1 for f in weight_map.values() if f == name)
-            problems.append(
-                f"{INDEX_NAME}: shard {name} (holding {n} tensors) is missing from the folder"
-            )
-    for name in shards:
-        if name not in listed:
-            problems.append(f"{name}: shard on disk not referenced by {INDEX_NAME}")
-    total_bytes = 0
-    elements = 0
-    for name in listed:
-        if name not in shards:
-            continue
-        try:
-            header = safetensors_header(root / name)
-        except (ValueError, json.JSONDecodeError) as exc:
-            problems.append(f"{name}: not a readable safetensors file ({exc})")
-            continue
-        total_bytes += _tensor_bytes(header)
-        elements += _num_elements(header)
-        expected = {t for t, f in weight_map.items() if f == name}
-        missing = sorted(expected - header.keys())
-        extra = sorted(header.keys() - expected)
-        if missing:
-            problems.append(
-                f"{name}: {len(missing)} tensor(s) that {INDEX_NAME} maps to this shard are absent: "
-                + ", ".join(missing[:5])
-                + (" ..." if len(missing) > 5 else "")
-            )
-        if extra:
-            problems.append(
-                f"{name}: {len(extra)} tensor(s) not in {INDEX_NAME}'s weight_map: "
-                + ", ".join(extra[:5])
-                + (" ..." if len(extra) > 5 else "")
-            )
-    metadata = index.get("metadata") or {}
-    for key, actual, unit in (
-        ("total_size", total_bytes, "bytes of tensors"),
-        ("total_parameters", elements, "parameters"),
-    ):
-        declared = metadata.get(key)
-        if not problems and declared is not None and int(declared) != actual:
-            problems.append(
-                f"{INDEX_NAME}: metadata.{key} is {declared} but the shards hold {actual} {unit}"
-            )
-    return elements
-
-
-def check_checkpoint(
-    checkpoint: Path,
-    *,
-    allow_pickle: bool = False,
-    include: list[str] | tuple[str, ...] = (),
-    exclude: list[str] | tuple[str, ...] = (),
-) -> CheckedCheckpoint:
-    """Validate ``checkpoint`` and list the files to upload.
-
-    ``include``/``exclude`` are glob patterns on relative paths (or file names): included files
-    are uploaded even if they look stray; excluded files are left out. A ``README.md`` in the folder
-    is replaced by the generated model card.
-
-    Raises:
-        CheckpointError: with every problem found (not just the first).
-    """
-    root = Path(checkpoint)
-    if not root.is_dir():
-        raise CheckpointError(root, [f"{root}: not a folder"])
-    problems: list[str] = []
-    warnings: list[str] = []
-    all_files = sorted(
+def _list_files(root: Path, exclude: list[str] | tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """(files to consider, files excluded): everything but ``.git``; excluded globs and
+    ``README.md`` (replaced by the generated card) are not considered."""
+    every = sorted(
         p.relative_to(root).as_posix()
         for p in root.rglob("*")
         if p.is_file() and ".git" not in p.relative_to(root).parts
     )
-    excluded = [f for f in all_files if _match(f, exclude)]
-    files = [f for f in all_files if f not in excluded and f != "README.md"]
+    excluded = [f for f in every if _match(f, exclude)]
+    return [f for f in every if f not in excluded and f != "README.md"], excluded
 
-    config = _check_config(root, problems)
 
+def _check_weights(
+    root: Path, files: list[str], allow_pickle: bool, problems: list[str]
+) -> tuple[list[str], list[str], int]:
+    """(safetensors files, pickle weight files, parameters) of the top folder's weights."""
     safetensors = [f for f in files if f.endswith(".safetensors") and "/" not in f]
     pickles = [
         f
@@ -268,7 +163,7 @@ def check_checkpoint(
             )
     elements = 0
     if (root / INDEX_NAME).is_file() and INDEX_NAME in files:
-        elements = _check_sharded(root, safetensors, problems)
+        elements = check_sharded(root, safetensors, problems)
     elif len(safetensors) > 1 or any("-of-" in f for f in safetensors):
         problems.append(
             f"{INDEX_NAME}: missing for the sharded weights {', '.join(safetensors)} "
@@ -277,10 +172,16 @@ def check_checkpoint(
     else:
         for name in safetensors:
             try:
-                elements += _num_elements(safetensors_header(root / name))
-            except (ValueError, json.JSONDecodeError) as exc:
+                elements += num_elements(safetensors_header(root / name))
+            except ValueError as exc:
                 problems.append(f"{name}: not a readable safetensors file ({exc})")
+    return safetensors, pickle_weights, elements
 
+
+def _check_tokenizer(
+    root: Path, files: list[str], problems: list[str], warnings: list[str]
+) -> bool:
+    """Check the tokenizer files; return whether a chat template is there."""
     tok_config_path = root / "tokenizer_config.json"
     tok_config: dict[str, Any] = {}
     if not tok_config_path.is_file():
@@ -302,7 +203,14 @@ def check_checkpoint(
             "no chat template (tokenizer_config.json 'chat_template' or chat_template.jinja): "
             "role-play models are chat models; users will have to supply one"
         )
+    return has_chat
 
+
+def _check_strays(
+    root: Path, files: list[str], weights: set[str], include: list[str] | tuple[str, ...]
+) -> list[str]:
+    """Training leftovers and large unknown files, unless ``include``d."""
+    problems = []
     for rel in files:
         if _match(rel, include):
             continue
@@ -310,21 +218,43 @@ def check_checkpoint(
             (why for pat, why in STRAY_PATTERNS if _match(rel, [pat]) or fnmatch.fnmatch(rel, pat)),
             None,
         )
-        if (
-            why is None
-            and rel not in safetensors
-            and rel != INDEX_NAME
-            and rel not in pickle_weights
-        ):
-            if not _match(rel, KNOWN_FILES) and (root / rel).stat().st_size >= LARGE_FILE:
-                why = (
-                    f"large file ({(root / rel).stat().st_size / 2**20:.0f} MiB) of unknown purpose"
-                )
+        if why is None and rel not in weights and rel != INDEX_NAME:
+            size = (root / rel).stat().st_size
+            if not _match(rel, KNOWN_FILES) and size >= LARGE_FILE:
+                why = f"large file ({size / 2**20:.0f} MiB) of unknown purpose"
         if why:
             problems.append(
                 f"{rel}: stray {why}; --exclude it, or --include it to upload it anyway"
             )
+    return problems
 
+
+def check_checkpoint(
+    checkpoint: Path,
+    *,
+    allow_pickle: bool = False,
+    include: list[str] | tuple[str, ...] = (),
+    exclude: list[str] | tuple[str, ...] = (),
+) -> CheckedCheckpoint:
+    """Validate ``checkpoint`` and list the files to upload.
+
+    ``include``/``exclude`` are glob patterns on relative paths (or file names): included files
+    are uploaded even if they look stray; excluded files are left out. A ``README.md`` in the folder
+    is replaced by the generated model card.
+
+    Raises:
+        CheckpointError: with every problem found (not just the first).
+    """
+    root = Path(checkpoint)
+    if not root.is_dir():
+        raise CheckpointError(root, [f"{root}: not a folder"])
+    problems: list[str] = []
+    warnings: list[str] = []
+    files, excluded = _list_files(root, exclude)
+    config = _check_config(root, problems)
+    safetensors, pickle_weights, elements = _check_weights(root, files, allow_pickle, problems)
+    has_chat = _check_tokenizer(root, files, problems, warnings)
+    problems += _check_strays(root, files, {*safetensors, *pickle_weights}, include)
     if problems:
         raise CheckpointError(root, problems)
     return CheckedCheckpoint(

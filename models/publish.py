@@ -1,8 +1,13 @@
 """``ocforge publish model``: a validated checkpoint and its model card in one commit, then a tag.
 
-Same rules as dataset releases: the tag is created only after the commit succeeded; publishing
-identical content makes no commit; a version tag never moves. The commit is pinned to the head it
-was computed against (``parent_commit``), so a concurrent push fails instead of being overwritten.
+The release protocol of dataset releases (:mod:`ocforge.publish.protocol`): the commit is pinned
+to the head it was computed against (``parent_commit``), so a concurrent push fails instead of
+being overwritten; the tag is created only after the commit succeeded; publishing identical
+content makes no commit; a version tag never moves. A publish commit whose tag was never created
+(an interrupted run) records its version in its title (:func:`~ocforge.publish.protocol.
+release_title`) and is tagged by the next run that publishes the same content; files are compared
+by hash, which is the check a model commit gets before its tag. Hub failures are raised as
+ocforge's errors (:class:`~ocforge.errors.PublishError`, :class:`~ocforge.errors.HubAccessError`).
 """
 
 from __future__ import annotations
@@ -12,17 +17,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, ModelCard
+
 from ocforge.cards.model_card import render_model_card
-from ocforge.errors import OcforgeError
+from ocforge.errors import HubAccessError, ModelPublishError
 from ocforge.evals.dataset_ref import DatasetRelease, download_text, resolve_release
 from ocforge.evals.run import EVALS_DIR
 from ocforge.hashing import file_sha256, git_blob_id
 from ocforge.models.checkpoint import CheckedCheckpoint, check_checkpoint, training_facts
-from ocforge.publish.versions import Version, VersionError
+from ocforge.publish import protocol
+from ocforge.publish.protocol import Refs, describe, hub_errors
+from ocforge.publish.versions import Version, next_version
 
-
-class ModelPublishError(OcforgeError):
-    """The model cannot be published as asked (tag taken by other content, repo moved meanwhile)."""
+REPO_TYPE = "model"
+README = "README.md"
 
 
 @dataclass
@@ -42,14 +50,57 @@ class ModelPublishResult:
     dry_run: bool = False
 
 
-def _remote_files(api: Any, repo_id: str, revision: str | None) -> dict[str, Any]:
-    if revision is None:
-        return {}
-    return {
-        entry.path: entry
-        for entry in api.list_repo_tree(repo_id, revision=revision, recursive=True)
-        if hasattr(entry, "blob_id")
-    }
+@dataclass(frozen=True)
+class ModelDecision:
+    """The version to publish and whether its tag is still to be created."""
+
+    version: Version
+    tag_needed: bool
+    reason: str
+
+
+def decide_model(
+    refs: Refs, changed: bool, version: str | None, pending: Version | None = None
+) -> ModelDecision:
+    """The model's release decision, from the repo's refs and the content comparison (pure).
+
+    ``changed``: the files to publish differ from ``main``'s. ``pending``: the version an
+    untagged publish commit at the head records (:meth:`Refs.pending`). Without ``version``,
+    unchanged content names the latest version (``main`` may be ahead of it by eval results,
+    which are no new version of the model) or finishes a pending one; changed content is the
+    next minor version (``1.0.0`` first).
+
+    Raises:
+        VersionError: ``version`` is malformed.
+        ModelPublishError: the version's tag exists on other content.
+    """
+    latest = refs.latest
+    if version is None and not changed:
+        if pending is not None:
+            return ModelDecision(pending, True, f"untagged publish commit of {pending.tag}")
+        if latest is not None:
+            return ModelDecision(latest[0], False, f"content identical to {latest[1]}")
+        return ModelDecision(Version(1, 0, 0), True, "a repo without tags holds this content")
+    target = (
+        next_version(latest[0] if latest else None, "minor", "minor", None)
+        if version is None
+        else Version.parse(version)
+    )
+    taken = refs.tags.get(target.tag)
+    if taken is not None and (changed or taken != refs.head):
+        raise ModelPublishError(
+            f"tag {target.tag} already exists on commit {taken[:12]} with other content; "
+            "versions never move: publish with a new --version"
+        )
+    reason = "first version" if latest is None else f"new content after {latest[1]}"
+    return ModelDecision(target, taken is None, reason)
+
+
+def _dataset_release(api: HfApi, dataset: str) -> DatasetRelease:
+    try:
+        return resolve_release(api, dataset)
+    except hub_errors() as exc:  # unknown repo or revision are ReleaseRefError already
+        raise HubAccessError(f"cannot read {dataset} on {api.endpoint}: {describe(exc)}") from exc
 
 
 def _same(local: bytes | Path, remote: Any) -> bool:
@@ -62,45 +113,77 @@ def _same(local: bytes | Path, remote: Any) -> bool:
     return git_blob_id(data) == remote.blob_id
 
 
-def _version_tags(api: Any, repo_id: str) -> dict[str, str]:
-    refs = api.list_repo_refs(repo_id)
-    return {t.name: t.target_commit for t in refs.tags}
-
-
-def _untagged_publish(api: Any, repo_id: str, head: str, tags: dict[str, str]) -> Version | None:
-    """The version of ``head`` if it is a publish commit ("Publish vX.Y.Z: ...") left untagged."""
-    if head in tags.values():
-        return None
-    title = api.list_repo_commits(repo_id, revision=head)[0].title
-    if not title.startswith("Publish v"):
-        return None
+def _read_main(
+    api: HfApi, repo_id: str, refs: Refs, checked: CheckedCheckpoint
+) -> tuple[dict[str, Any], list[Any] | None]:
+    """The files on ``main`` and the eval results its card records, kept only if they
+    describe these very weights."""
+    if refs.head is None:
+        return {}, None
     try:
-        version = Version.parse(title.removeprefix("Publish ").split(":", 1)[0])
-    except VersionError:
-        return None
-    return None if version.tag in tags else version
+        remote = {
+            entry.path: entry
+            for entry in api.list_repo_tree(repo_id, revision=refs.head, recursive=True)
+            if hasattr(entry, "blob_id")
+        }
+        if README not in remote or not all(
+            _same(checked.root / w, remote.get(w)) for w in checked.weights
+        ):
+            return remote, None
+        text = download_text(api, repo_id, README, refs.head)
+    except hub_errors() as exc:
+        raise HubAccessError(f"cannot read {repo_id} on {api.endpoint}: {describe(exc)}") from exc
+    return remote, ModelCard(text, ignore_metadata_errors=True).data.eval_results
 
 
-def _parse_versions(tags: dict[str, str]) -> list[Version]:
-    versions = []
-    for name in tags:
-        try:
-            versions.append(Version.parse(name))
-        except VersionError:
-            continue
-    return versions
+def _card(
+    api: HfApi,
+    checked: CheckedCheckpoint,
+    release: DatasetRelease,
+    repo_id: str,
+    eval_results: list[Any] | None,
+    **kw: Any,
+) -> str:
+    dataset_rows = sum(
+        c.get("rows", 0)
+        for c in release.manifest.get("configs", {}).values()
+        if c.get("kind") != "eval"
+    )
+    return render_model_card(
+        model_id=repo_id,
+        dataset_repo=release.repo_id,
+        dataset_revision=release.revision,
+        dataset_sha=release.sha,
+        dataset_version=release.version,
+        model_type=checked.config.get("model_type", "unknown"),
+        num_parameters=checked.num_parameters,
+        has_chat_template=checked.has_chat_template,
+        training_facts=training_facts(checked.root),
+        endpoint=api.endpoint,
+        dataset_rows=dataset_rows or None,
+        eval_results=eval_results,
+        **kw,
+    )
 
 
-def _next_version(tags: dict[str, str]) -> Version:
-    versions = _parse_versions(tags)
-    if not versions:
-        return Version(1, 0, 0)
-    latest = max(versions)
-    return Version(latest.major, latest.minor + 1, 0)
+def _compare(
+    checked: CheckedCheckpoint, card: bytes, remote: dict[str, Any], keep_evals: bool
+) -> tuple[list[str], list[str], list[str]]:
+    """(uploaded, unchanged, deleted) repo paths against ``main``."""
+    uploaded, unchanged = [], []
+    for rel in checked.files:
+        (unchanged if _same(checked.root / rel, remote.get(rel)) else uploaded).append(rel)
+    (unchanged if _same(card, remote.get(README)) else uploaded).append(README)
+    keep = set(checked.files) | {README, ".gitattributes"}
+    # result files of `ocforge eval push` stay as long as the card keeps the results they back
+    deleted = sorted(
+        p for p in remote if p not in keep and not (keep_evals and p.startswith(EVALS_DIR))
+    )
+    return uploaded, unchanged, deleted
 
 
 def publish_model(
-    api: Any,
+    api: HfApi,
     checkpoint: Path,
     repo_id: str,
     *,
@@ -127,90 +210,37 @@ def publish_model(
     Raises:
         CheckpointError: the checkpoint failed validation (every problem listed).
         ReleaseRefError: the dataset release does not resolve.
-        ModelPublishError: the version's tag exists on different content, or the repo moved.
+        ModelPublishError: the version's tag exists on different content.
+        HubAccessError: the model repo cannot be read.
+        PublishError: the commit or tag could not be created (``main`` moved meanwhile, ...).
     """
-    from huggingface_hub import CommitOperationAdd, CommitOperationDelete, ModelCard
-    from huggingface_hub.errors import RepositoryNotFoundError
-
-    checked: CheckedCheckpoint = check_checkpoint(
+    checked = check_checkpoint(
         checkpoint, allow_pickle=allow_pickle, include=include, exclude=exclude
     )
-    release = resolve_release(api, dataset)
-
-    try:
-        head = api.model_info(repo_id).sha
-        tags_now = _version_tags(api, repo_id)
-    except RepositoryNotFoundError:
-        head, tags_now = None, {}
-    remote = _remote_files(api, repo_id, head)
-
-    # keep recorded eval results only if they describe these very weights
-    eval_results = None
-    if (
-        head
-        and "README.md" in remote
-        and all(_same(checked.root / w, remote.get(w)) for w in checked.weights)
-    ):
-        text = download_text(api, repo_id, "README.md", head)
-        eval_results = ModelCard(text, ignore_metadata_errors=True).data.eval_results
-
-    dataset_rows = sum(
-        c.get("rows", 0)
-        for c in release.manifest.get("configs", {}).values()
-        if c.get("kind") != "eval"
-    )
-    card = render_model_card(
-        model_id=repo_id,
+    release = _dataset_release(api, dataset)
+    refs = protocol.read_refs(api, repo_id, REPO_TYPE, api.endpoint)
+    remote, eval_results = _read_main(api, repo_id, refs, checked)
+    card = _card(
+        api,
+        checked,
+        release,
+        repo_id,
+        eval_results,
         base_model=base_model,
-        dataset_repo=release.repo_id,
-        dataset_revision=release.revision,
-        dataset_sha=release.sha,
-        dataset_version=release.version,
         license=license,
-        model_type=checked.config.get("model_type", "unknown"),
-        num_parameters=checked.num_parameters,
-        has_chat_template=checked.has_chat_template,
-        training_facts=training_facts(checked.root),
-        endpoint=api.endpoint,
-        dataset_rows=dataset_rows or None,
         tags=tags,
-        eval_results=eval_results,
     )
     card_bytes = card.encode("utf-8")
-
-    uploaded, unchanged = [], []
-    for rel in checked.files:
-        (unchanged if _same(checked.root / rel, remote.get(rel)) else uploaded).append(rel)
-    (unchanged if _same(card_bytes, remote.get("README.md")) else uploaded).append("README.md")
-    keep = set(checked.files) | {"README.md", ".gitattributes"}
-    # result files of `ocforge eval push` stay as long as the card keeps the results they back
-    deleted = sorted(
-        p for p in remote if p not in keep and not (eval_results and p.startswith(EVALS_DIR))
-    )
-    changes = bool(uploaded or deleted)
-
-    if version is None and not changes:
-        # nothing to publish. A publish commit whose tag was never created (an interrupted run)
-        # gets its tag now; otherwise name the latest version (main may be ahead of it by eval
-        # results, which is not a new version of the model).
-        pending = _untagged_publish(api, repo_id, head, tags_now) if head else None
-        known = _parse_versions(tags_now)
-        target = pending or (max(known) if known else Version(1, 0, 0))
-        tag_needed = pending is not None or not known
-    else:
-        target = _next_version(tags_now) if version is None else Version.parse(version)
-        if target.tag in tags_now and (changes or tags_now[target.tag] != head):
-            raise ModelPublishError(
-                f"{repo_id}: tag {target.tag} already exists on commit "
-                f"{tags_now[target.tag][:12]} with other content; versions never move: publish "
-                "with a new --version"
-            )
-        tag_needed = target.tag not in tags_now
-    tag = target.tag
-
+    uploaded, unchanged, deleted = _compare(checked, card_bytes, remote, bool(eval_results))
+    changed = bool(uploaded or deleted)
+    pending = None
+    if version is None and not changed:
+        pending = refs.pending(protocol.titled_version(api, repo_id, REPO_TYPE, refs))
+    decision = decide_model(refs, changed, version, pending)
+    tag = decision.version.tag
     result = ModelPublishResult(
         repo_id=repo_id,
-        version=str(target),
+        version=str(decision.version),
         tag=tag,
         commit=None,
         created_commit=False,
@@ -226,28 +256,39 @@ def publish_model(
     if dry_run:
         return result
 
-    if head is None:
-        api.create_repo(repo_id, private=private, exist_ok=True)
-        head = api.model_info(repo_id).sha
-    commit = head
-    if changes:
-        ops: list[Any] = [
-            CommitOperationAdd(rel, checked.root / rel) for rel in uploaded if rel != "README.md"
-        ]
-        if "README.md" in uploaded:
-            ops.append(CommitOperationAdd("README.md", card_bytes))
-        ops += [CommitOperationDelete(p) for p in deleted]
-        info = api.create_commit(
-            repo_id,
-            ops,
-            commit_message=f"Publish {tag}: fine-tuned on {release.repo_id}@{release.revision}",
-            commit_description=f"Dataset commit {release.sha}. Base model {base_model}.",
-            parent_commit=head,
-        )
-        commit = info.oid
-        result.created_commit = commit != head
-    if tag_needed:
-        api.create_tag(repo_id, tag=tag, revision=commit, tag_message=f"ocforge model {tag}")
-        result.created_tag = True
-    result.commit = commit
+    result.commit, result.created_commit, result.created_tag = _push(
+        api, refs, release, checked, card_bytes, result, decision, private, base_model
+    )
     return result
+
+
+def _push(
+    api: HfApi,
+    refs: Refs,
+    release: DatasetRelease,
+    checked: CheckedCheckpoint,
+    card: bytes,
+    files: ModelPublishResult,
+    decision: ModelDecision,
+    private: bool,
+    base_model: str,
+) -> tuple[str, bool, bool]:
+    """Commit the changed files (none: no commit) and tag it if the tag is still to be made;
+    (sha, commit made, tag made)."""
+    tag = decision.version.tag
+    head = refs.head or protocol.create_repo(api, files.repo_id, REPO_TYPE, private)
+    ops: list[Any] = [
+        CommitOperationAdd(rel, checked.root / rel) for rel in files.uploaded if rel != README
+    ]
+    if README in files.uploaded:
+        ops.append(CommitOperationAdd(README, card))
+    ops += [CommitOperationDelete(p) for p in files.deleted]
+    title = protocol.release_title(
+        tag, f"fine-tuned on {release.repo_id}@{release.revision}", verb="Publish"
+    )
+    description = f"Dataset commit {release.sha}. Base model {base_model}."
+    commit = protocol.ReleaseCommit(files.repo_id, REPO_TYPE, tag, head, ops, title, description)
+    sha = protocol.commit(api, commit)
+    if decision.tag_needed:
+        protocol.create_tag(api, files.repo_id, REPO_TYPE, tag, sha, f"ocforge model {tag}")
+    return sha, sha != head, decision.tag_needed

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from ocforge.errors import ProfileParseError
 from ocforge.records import PROFILE_FIELDS
 
 _LABELS = {
@@ -25,10 +26,6 @@ _LABEL_RE = re.compile(
     + r")\**[ \t]*:\**[ \t]*",
     re.IGNORECASE | re.MULTILINE,
 )
-
-
-class ProfileParseError(ValueError):
-    """The text has no ``Name:`` line, so it cannot be read as a character profile."""
 
 
 def parse_profile(text: str) -> dict[str, str | None]:

@@ -1,4 +1,4 @@
-"""Reading releases back: list versions, diff two versions, preview a card."""
+"""Reading releases back: list versions, diff two versions, download a card with its plots."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ocforge.errors import OcforgeError
+from ocforge.errors import HubAccessError, ReleaseNotFoundError
 from ocforge.publish.diff import ReleaseDiff, card_diff, diff_manifests
 from ocforge.publish.hub_client import HubConnection, Target, connect
+from ocforge.publish.protocol import describe, hub_errors
 from ocforge.publish.remote import README, REPO_TYPE, download, manifest_at
 from ocforge.publish.versions import Version, version_tags
 
@@ -23,10 +24,6 @@ class ReleaseInfo:
     commit: str
     date: str
     rows: dict[str, int]
-
-
-class ReleaseNotFoundError(OcforgeError):
-    """The repo, or the release asked for, does not exist on the target."""
 
 
 @contextmanager
@@ -57,6 +54,10 @@ def _session(
             raise ReleaseNotFoundError(
                 f"{repo_id}: not an ocforge release (no release.json or README.md): {exc}"
             ) from None
+        except hub_errors() as exc:
+            raise HubAccessError(
+                f"cannot read {repo_id} on {conn.display}: {describe(exc)}"
+            ) from exc
 
 
 def list_releases(
@@ -120,7 +121,7 @@ def diff_releases(
         return result
 
 
-def write_card_preview(
+def download_card(
     repo_id: str,
     tag: str,
     out_dir: Path,
@@ -129,21 +130,18 @@ def write_card_preview(
     endpoint: str | None = None,
     token: str | None = None,
     hub_root: Path | None = None,
-) -> Path:
-    """Download the card and its plots at ``tag`` into ``out_dir``; write ``card.html`` there."""
-    from ocforge.cards.preview import card_html
-
+) -> str:
+    """Download the card (``README.md``) and its plots at ``tag`` into ``out_dir``; the card's
+    text."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     with _session(target, endpoint, token, hub_root, repo_id) as (conn, cache):
         readme = download(conn, repo_id, README, tag, cache).read_text("utf-8")
-        files = conn.api.list_repo_files(repo_id, repo_type=REPO_TYPE, revision=tag)  # type: ignore[attr-defined]
+        files = conn.api.list_repo_files(repo_id, repo_type=REPO_TYPE, revision=tag)
         for rel in files:
             if rel.startswith("plots/"):
                 dest = out_dir / rel
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 dest.write_bytes(download(conn, repo_id, rel, tag, cache).read_bytes())
     (out_dir / README).write_text(readme, encoding="utf-8")
-    page = out_dir / "card.html"
-    page.write_text(card_html(readme, f"{repo_id} {tag}"), encoding="utf-8")
-    return page
+    return readme

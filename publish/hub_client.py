@@ -21,10 +21,13 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
-from ocforge.errors import OcforgeError
+from ocforge.errors import HubAccessError
+
+if TYPE_CHECKING:
+    from huggingface_hub import HfApi
 
 Target = Literal["local", "hf"]
 HUB_URL_ENV = "OCFORGE_HUB_URL"
@@ -33,17 +36,13 @@ HUB_TOKEN_ENV = "OCFORGE_HUB_TOKEN"
 DEFAULT_HUB_ROOT = Path(".ocforge/hub")
 
 
-class HubAccessError(OcforgeError):
-    """The target Hub cannot be reached or no usable token was found (the token is never shown)."""
-
-
 @dataclass
 class HubConnection:
     """An open target: ``api`` is an ``HfApi`` bound to ``endpoint`` and the token."""
 
     target: Target
     endpoint: str
-    api: object = field(repr=False)
+    api: HfApi = field(repr=False)
     _token: str | None = field(default=None, repr=False)
     root: Path | None = None  # storage of an in-process local Hub
 

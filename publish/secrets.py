@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ocforge.errors import OcforgeError
+from ocforge.errors import OcforgeError, SecretFoundError  # noqa: F401  (raised by callers)
 
 # A token starts at the start of a value or after a character that is not an ASCII letter, digit
 # or underscore. Not ``\b``: that is Unicode-aware, so a token written right after (or before) a
@@ -49,20 +49,6 @@ class Finding:
     def __str__(self) -> str:
         where = f"row {self.row_id}" if self.row_id is not None else f"line {self.line}"
         return f"{self.file}: {where}: matches pattern {self.pattern}"
-
-
-class SecretFoundError(OcforgeError):
-    """Token-like strings were found in data or cards about to be published."""
-
-    def __init__(self, findings: list[Finding]):
-        self.findings = findings
-        shown = "\n  ".join(str(f) for f in findings[:20])
-        more = f"\n  ... and {len(findings) - 20} more" if len(findings) > 20 else ""
-        super().__init__(
-            f"secret scan found {len(findings)} token-like string(s); nothing was published:\n  "
-            f"{shown}{more}\nRemove them, or allow the pattern in the recipe "
-            "(publish.allow_secret_patterns) if the data is meant to contain such strings."
-        )
 
 
 def _active(allow: Iterable[str]) -> dict[str, str]:

@@ -22,14 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from ocforge import redaction
-from ocforge.errors import OcforgeError
+from ocforge.errors import VerificationError
 from ocforge.publish.hub_client import HubConnection
 from ocforge.redaction import redact_text
-
-
-class VerificationError(OcforgeError):
-    """``load_dataset`` at the new commit failed or returned other row counts than
-    ``release.json``; the commit was not tagged."""
 
 
 @dataclass(frozen=True)

@@ -10,15 +10,11 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ocforge.errors import OcforgeError
+from ocforge.errors import VersionError
 
 Bump = Literal["auto", "major", "minor", "patch"]
 FIRST_VERSION = "1.0.0"
 _VERSION = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
-
-
-class VersionError(OcforgeError):
-    """A version string is malformed, not newer than the latest release, or already tagged."""
 
 
 @dataclass(frozen=True, order=True)

@@ -18,8 +18,8 @@ from ocforge.builders.synthesis.inputs import (
     read_questions,
 )
 from ocforge.builders.synthesis.prompts import load_prompt
-from ocforge.builders.synthesis.rollouts import ProfileProblem, check_profile
-from ocforge.errors import RecipeError, SynthesisError
+from ocforge.builders.synthesis.rollouts import check_profile
+from ocforge.errors import ProfileProblem, RecipeError, SynthesisError
 from ocforge.recipe import PROMPTS_DIR, InputSpec, load_recipe
 
 GOLDEN = Path(__file__).parent / "golden" / "synth"

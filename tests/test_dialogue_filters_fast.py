@@ -18,6 +18,8 @@ import orjson
 import pytest
 from datatrove.data import Document
 
+from ocforge.character_breaks import fold as _fold
+from ocforge.character_breaks import load_patterns
 from ocforge.filters.dialogue import (
     _INTRO_RES,
     NameConsistencyFilter,
@@ -26,7 +28,7 @@ from ocforge.filters.dialogue import (
     content_words,
     introduced_names,
 )
-from ocforge.filters.quality import CharacterBreakFilter, _fold, load_patterns
+from ocforge.filters.quality import CharacterBreakFilter
 from ocforge.filters.textnorm import plain_words
 from ocforge.recipe import DEFAULT_CHARACTER_BREAKS
 

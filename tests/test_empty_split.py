@@ -11,11 +11,12 @@ import pyarrow.parquet as pq
 import pytest
 from release_helpers import RECIPE, TOKEN, client, corpus, refs, write_build
 
-from ocforge.errors import OcforgeError
+from ocforge.errors import OcforgeError, VerificationError
+from ocforge.flows.release import release_build
 from ocforge.hashing import file_sha256
 from ocforge.hub import LocalHub
 from ocforge.layout import write_config
-from ocforge.publish.release import VerificationError, list_releases, release_build
+from ocforge.publish.history import list_releases
 
 # a positive test fraction that no character's hash falls under: the test split gets no rows
 NO_TEST = 1e-12

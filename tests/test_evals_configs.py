@@ -12,16 +12,16 @@ import polars as pl
 import pytest
 import yaml
 
+from ocforge.errors import EvalConfigError, EvalRunError, RegisterError, ReleaseRefError
 from ocforge.evals.configs import (
     CHARACTER_CHOICE,
     DIALOGUES,
-    EvalConfigError,
     declare_eval_configs,
     eval_rows,
     write_eval_configs,
 )
-from ocforge.evals.dataset_ref import DatasetRelease, ReleaseRefError, parse_dataset_ref
-from ocforge.evals.register import RegisterError, Registration, write_task_dir
+from ocforge.evals.dataset_ref import DatasetRelease, parse_dataset_ref
+from ocforge.evals.register import Registration, write_task_dir
 
 SHA = "0123456789" * 4  # all digits: must stay a string in YAML
 
@@ -193,7 +193,7 @@ def test_in_character_scorer(build, tmp_path):
 
 
 def test_model_arguments_for_folders_and_hub_revisions(tmp_path):
-    from ocforge.evals.run import EvalRunError, ModelRef, model_args, resolve_model
+    from ocforge.evals.run import ModelRef, model_args, resolve_model
 
     folder = resolve_model(None, str(tmp_path))  # a folder needs no Hub
     assert folder.path == tmp_path.resolve()

@@ -42,7 +42,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, demo_build):
     """A running local Hub holding the demo release (tag v1.0.0) and the paths the tests share."""
-    from ocforge.publish.release import release_build
+    from ocforge.flows.release import release_build
 
     root = tmp_path_factory.mktemp("e2e")
     build = root / "release-build"
@@ -179,7 +179,7 @@ def test_publishing_again_is_idempotent_and_tags_never_move(world, published):
     assert "up to date" in again.stdout and "0 to upload" in again.stdout
     assert _refs(world) == before
     # different content under an existing version is refused before anything is pushed
-    from ocforge.evals.dataset_ref import ReleaseRefError
+    from ocforge.errors import ReleaseRefError
     from ocforge.models.publish import ModelPublishError, publish_model
 
     args = dict(base_model=BASE, dataset=f"{DATASET}@{world['tag']}")

@@ -11,9 +11,9 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from ocforge.builders.input_formats import MAX_DEPTH, MAX_RECORD_BYTES
-from ocforge.builders.sources import count_input_records, iter_input
 from ocforge.flows.build import build
+from ocforge.input_formats import MAX_DEPTH, MAX_RECORD_BYTES
+from ocforge.inputs import count_input_records, iter_input
 from ocforge.recipe import InputSpec, load_recipe
 
 PROFILE = (

@@ -14,10 +14,10 @@ import pytest
 import yaml
 
 from ocforge.builders.importers import import_row
-from ocforge.builders.sources import count_input_records, iter_input, splittable
 from ocforge.builders.synthesis.inputs import Inputs, read_characters, read_personas, read_questions
-from ocforge.errors import BuildError
+from ocforge.errors import InputError
 from ocforge.flows.build import build
+from ocforge.inputs import count_input_records, iter_input, splittable
 from ocforge.recipe import InputSpec, load_recipe
 
 DEMO = Path(__file__).resolve().parent.parent / "configs" / "demo"
@@ -132,13 +132,13 @@ def test_a_jsonl_file_holding_one_array_says_to_use_format_json(tmp_path):
     path = tmp_path / "alpaca.jsonl"
     path.write_text(json.dumps(_alpaca(3), indent=4))
     with pytest.raises(
-        BuildError,
+        InputError,
         match=r"alpaca\.jsonl: format jsonl \(from the \.jsonl suffix\), "
         r"but it starts like one JSON array.*'format: json' or rename it to \.json",
     ):
         count_input_records(_spec(path))
     path.write_text(json.dumps(_alpaca(3)))  # the same, on one line
-    with pytest.raises(BuildError, match="'format: json'"):
+    with pytest.raises(InputError, match="'format: json'"):
         iter_input(_spec(path))
     # as JSON Lines with an array line further down: that line is quarantined, with the hint
     path.write_text(json.dumps(_alpaca(1)[0]) + "\n" + json.dumps(_alpaca(2)) + "\n")
@@ -173,7 +173,7 @@ def test_format_mismatch_is_one_clear_error_in_validate_and_build(tmp_path):
     pq.write_table(
         pa.table({"character_id": ["c0"], "question": ["Q?"], "response": ["A."]}), parquet
     )
-    with pytest.raises(BuildError, match=r"y\.jsonl: format jsonl .* the file is a Parquet file"):
+    with pytest.raises(InputError, match=r"y\.jsonl: format jsonl .* the file is a Parquet file"):
         build(load_recipe(_build_recipe(tmp_path, {"path": "data/y.jsonl"})), tmp_path / "out2")
 
 

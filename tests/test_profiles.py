@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from ocforge.profiles import ProfileParseError, parse_profile
+from ocforge.errors import ProfileParseError
+from ocforge.profiles import parse_profile
 from ocforge.records import character_id, normalize_text
 
 

@@ -10,10 +10,10 @@ import pytest
 from huggingface_hub import DatasetCard, DatasetCardData
 from release_helpers import RECIPE, TOKEN, client, corpus, write_build
 
+from ocforge.errors import SecretFoundError, VerificationError
+from ocforge.flows.release import release_build
 from ocforge.hub import Identity, LocalHub
 from ocforge.publish.hub_client import connect
-from ocforge.publish.release import VerificationError, release_build
-from ocforge.publish.secrets import SecretFoundError
 
 
 @pytest.fixture(scope="module")

@@ -9,16 +9,12 @@ import pyarrow as pa
 import pytest
 from release_helpers import TOKEN, client, corpus, refs, write_build
 
+from ocforge.errors import PublishError, VersionError
+from ocforge.flows.release import release_build
 from ocforge.hub import Identity, Limits, LocalHub
-from ocforge.publish.release import (
-    PublishError,
-    _commit,
-    diff_releases,
-    list_releases,
-    release_build,
-)
+from ocforge.publish.history import diff_releases, list_releases
 from ocforge.publish.rows_build import RowsConfig
-from ocforge.publish.versions import VersionError
+from ocforge.publish.tagging import commit
 
 # alice may act in the org `t`, where these tests create their repos
 ALICE = Identity("alice", orgs=frozenset({"t"}))
@@ -173,12 +169,12 @@ def test_commit_without_tag_is_tagged_by_the_rerun(hub, tmp_path):
     from ocforge.publish.hub_client import connect
 
     with connect(endpoint=hub.endpoint, token=TOKEN) as conn:
-        commit = _commit(conn, plan)
+        pushed = commit(conn, plan)
     assert "v1.1.0" not in refs(hub, "t/untagged")["tags"]
     finished = _release(hub, build, "t/untagged", verify=True)
-    assert (finished.status, finished.version, finished.commit) == ("tagged", "1.1.0", commit)
+    assert (finished.status, finished.version, finished.commit) == ("tagged", "1.1.0", pushed)
     state = refs(hub, "t/untagged")
-    assert state["tags"]["v1.1.0"] == commit and state["main"] == commit
+    assert state["tags"]["v1.1.0"] == pushed and state["main"] == pushed
     assert sum(v.loaded for v in finished.verified) == sum(len(c.rows) for c in changed.values())
 
 
@@ -224,7 +220,8 @@ def _serve(root, token_file):
         [
             sys.executable,
             "-m",
-            "ocforge.hub",
+            "ocforge",
+            "hub",
             "serve",
             "--root",
             str(root),

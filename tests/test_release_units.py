@@ -12,9 +12,10 @@ from release_helpers import corpus, write_build
 from ocforge.cards.dataset_card import GENERATED_END, GENERATED_START, merge_card
 from ocforge.cards.plots import render_plots
 from ocforge.cards.statistics import config_stats, response_lengths
+from ocforge.errors import VersionError
 from ocforge.layout import shard_count, shard_index
 from ocforge.publish.secrets import scan_parquet, scan_text
-from ocforge.publish.versions import Version, VersionError, change_level, next_version
+from ocforge.publish.versions import Version, change_level, next_version
 
 
 def test_version_rules():

@@ -13,8 +13,10 @@ import pyarrow.parquet as pq
 import pytest
 from release_helpers import TOKEN, client, corpus, refs, write_build
 
+from ocforge.errors import VerificationError
+from ocforge.flows.release import release_build
 from ocforge.hub import LocalHub
-from ocforge.publish.release import VerificationError, list_releases, release_build
+from ocforge.publish.history import list_releases
 
 OCFORGE = Path(sys.executable).parent / "ocforge"
 EXE = [str(OCFORGE)] if OCFORGE.exists() else [sys.executable, "-m", "ocforge"]

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ocforge.builders.sources import RecordReader, iter_input, splittable
+from ocforge.builders.sources import RecordReader
+from ocforge.inputs import iter_input, splittable
 from ocforge.recipe import InputSpec
 
 

@@ -8,13 +8,19 @@ Measures, in one run and on the same files:
 * server alone: the same download with a bare ``http.client`` reader (no huggingface_hub), to
   separate the server's cost from the client's;
 * server alone, upload: the same bytes PUT to a signed LFS upload URL with ``http.client``;
-* concurrency: N concurrent ``hf_hub_download`` calls of N different files, every SHA-256 checked.
+* concurrency: N concurrent ``hf_hub_download`` calls of N different files, every SHA-256 checked;
+* Xet vs LFS upload: ``upload_folder`` of the same folder to two new repos, once through Xet
+  (hf_xet, default settings) and once through LFS (``HF_HUB_DISABLE_XET=1``), each with a fresh
+  client cache, as the ratio of their throughputs (target: Xet >= 0.5x LFS).
 
 The server runs in this process (``LocalHub``, background thread); the client runs in a separate
 process because huggingface_hub reads ``HF_ENDPOINT`` at import time. Results are printed as
 JSON. Usage::
 
     python benchmarks/hub/bench_hub.py [--size-mb 200] [--concurrent 8] [--concurrent-mb 32]
+
+The first client runs with ``HF_HUB_DISABLE_XET=1`` (the LFS path) so that its numbers stay
+comparable with earlier runs; the Xet comparison runs in its own client processes.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 from ocforge.hub import LocalHub
@@ -114,6 +121,57 @@ print(json.dumps(out))
 """
 
 
+UPLOAD_CLIENT = r"""
+import json, sys, time
+from huggingface_hub import HfApi, constants
+args = json.loads(sys.argv[1])
+api = HfApi()
+api.create_repo(args["repo"], repo_type="dataset")
+t0 = time.perf_counter()
+info = api.upload_folder(repo_id=args["repo"], repo_type="dataset", folder_path=args["big_dir"])
+print(json.dumps({"upload_s": time.perf_counter() - t0, "commit": info.oid,
+                  "xet_disabled": constants.HF_HUB_DISABLE_XET}))
+"""
+
+
+def run_client(code: str, env: dict[str, str], args: dict) -> dict:
+    """Run a client script in a new interpreter; the JSON it prints last."""
+    proc = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(args)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        sys.exit(f"client failed:\n{proc.stderr[-4000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def upload_stats(endpoint: str, repo: str, commit: str) -> dict:
+    """The server's accounting of what a commit uploaded (localhub-upload-stats)."""
+    url = f"{endpoint}/api/datasets/{repo}/localhub-upload-stats/{commit}"
+    with urllib.request.urlopen(url) as resp:  # noqa: S310 (loopback URL built here)
+        return json.loads(resp.read())
+
+
+def xet_vs_lfs(hub: LocalHub, work: Path, big_dir: Path) -> dict:
+    """Upload the same folder through LFS and through Xet (fresh caches, new repos)."""
+    out: dict = {}
+    for mode in ("lfs", "xet"):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
+        env.update(hub.client_env(TOKEN))
+        env["HF_HOME"] = str(work / f"hf_home_{mode}")
+        if mode == "lfs":
+            env["HF_HUB_DISABLE_XET"] = "1"
+        repo = f"bench/upload-{mode}"
+        result = run_client(UPLOAD_CLIENT, env, {"repo": repo, "big_dir": str(big_dir)})
+        if result["xet_disabled"] != (mode == "lfs"):
+            sys.exit(f"the {mode} client did not run in {mode} mode")
+        out[mode] = {**result, "stats": upload_stats(hub.endpoint, repo, result["commit"])}
+    return out
+
+
 def write_random(path: Path, size: int) -> str:
     """Write ``size`` random bytes; return their SHA-256."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -173,22 +231,15 @@ def main() -> None:
             env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
             env.update(hub.client_env(TOKEN))
             env["HF_HOME"] = str(work / "hf_home")
+            env["HF_HUB_DISABLE_XET"] = "1"  # the LFS path, as in earlier runs of this benchmark
             client_args = {
                 "big_dir": str(big_dir),
                 "many_dir": str(many_dir),
                 "big_sha256": big_sha,
                 "many": many,
             }
-            proc = subprocess.run(
-                [sys.executable, "-c", CLIENT, json.dumps(client_args)],
-                env=env,
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            if proc.returncode != 0:
-                sys.exit(f"client failed:\n{proc.stderr[-4000:]}")
-            client = json.loads(proc.stdout.strip().splitlines()[-1])
+            client = run_client(CLIENT, env, client_args)
+            upload = xet_vs_lfs(hub, work, big_dir)
 
         mb = size / 1e6
         concurrent_mb = args.concurrent * args.concurrent_mb * 1024 * 1024 / 1e6
@@ -211,6 +262,11 @@ def main() -> None:
             "concurrent_total_MB": round(concurrent_mb, 1),
             "concurrent_MBps": round(concurrent_mb / client["concurrent_s"], 1),
             "concurrent_sha256_ok": client["concurrent_ok"],
+            "lfs_upload_folder_MBps": round(mb / upload["lfs"]["upload_s"], 1),
+            "xet_upload_folder_MBps": round(mb / upload["xet"]["upload_s"], 1),
+            "xet_vs_lfs_upload": round(upload["lfs"]["upload_s"] / upload["xet"]["upload_s"], 3),
+            "xet_new_xorb_MB": round(upload["xet"]["stats"]["new_xorb_bytes"] / 1e6, 1),
+            "lfs_new_MB": round(upload["lfs"]["stats"]["new_lfs_bytes"] / 1e6, 1),
         }
         print(json.dumps(report, indent=2))
         if not (

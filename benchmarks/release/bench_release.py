@@ -44,7 +44,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from ocforge.publish.release import release_build
+from ocforge.flows.release import release_build
 from ocforge.publish.rows_build import synthetic_corpus, write_rows_build
 from ocforge.records import dialogue_id
 
@@ -121,14 +121,14 @@ def incremental(args: argparse.Namespace) -> dict:
 # --------------------------------------------------------------------------- scale
 
 REPO = "bench/opencharacter-full"
-# the progress lines `ocforge release` prints on stderr (publish/release_cli.py): the build's
-# per-config stages (ocforge/flows/build.py), then the release's (publish/release.py)
+# the progress lines `ocforge release` prints on stderr (ocforge/cli/release.py): the build's
+# per-config stages (ocforge/flows/build.py), then the release's (ocforge/flows/release.py)
 STAGE_RE = re.compile(
     r"^(?:building |resuming the unfinished build|build in .* is up to date"
     r"|[\w.-]+: (?:filter|dedup-|minhash-|semantic-dedup|decontamination|records|write parquet)"
     r"|decontamination index$|card and manifest$|eval configs$|no eval configs"
     r"|secret scan$|reading |card statistics and plots$|changelog$|content identical"
-    r"|pushing \d+ files|tagging |verifying with load_dataset$)"
+    r"|pushing \d+ files|tagging |verifying )"
 )
 
 

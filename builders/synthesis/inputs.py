@@ -10,9 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ocforge.builders.importers import RowImportError
-from ocforge.builders.sources import input_fingerprint, iter_input, map_fields
-from ocforge.profiles import ProfileParseError, parse_profile
+from ocforge.builders.sources import map_fields
+from ocforge.errors import FieldError, ProfileParseError
+from ocforge.fields import text_field
+from ocforge.inputs import input_fingerprint, iter_input
+from ocforge.profiles import parse_profile
 from ocforge.recipe import CHARACTER_FIELDS, PERSONA_FIELDS, QUESTION_FIELDS, InputSpec
 from ocforge.records import character_id, persona_id, question_id
 
@@ -47,25 +49,11 @@ class Inputs:
     fingerprints: list[dict[str, Any]] = field(default_factory=list)
 
 
-class _Bad(Exception):
-    def __init__(self, reason: str, detail: str):
-        super().__init__(detail)
-        self.reason, self.detail = reason, detail
-
-
 def _text(record: dict[str, Any], name: str, *, required: bool = True) -> str | None:
-    value = record.get(name)
-    if value is None:
-        if required:
-            raise _Bad("missing_field", f"field '{name}': required field is missing")
-        return None
-    if isinstance(value, int | float) and not isinstance(value, bool) and name.endswith("_id"):
-        return str(value)
-    if not isinstance(value, str):
-        raise _Bad("wrong_type", f"field '{name}': expected a string, got {type(value).__name__}")
-    if required and not value.strip():
-        raise _Bad("missing_field", f"field '{name}': is empty")
-    return value
+    # ids may be numbers in sources; required text must hold more than white space
+    return text_field(
+        record, name, required=required, numeric_ok=name.endswith("_id"), nonempty_text=required
+    )
 
 
 def _rows(kind: str, label: str, spec: InputSpec, fields: tuple[str, ...], out: Inputs):
@@ -80,14 +68,11 @@ def _rows(kind: str, label: str, spec: InputSpec, fields: tuple[str, ...], out: 
         try:
             if error is not None:
                 reason, _, detail = error.partition(": ")
-                raise _Bad(reason, detail)
+                raise FieldError(reason, detail)
             assert obj is not None
-            try:
-                record = map_fields(obj, spec, fields)
-            except RowImportError as exc:
-                raise _Bad(exc.reason, exc.detail) from None
+            record = map_fields(obj, spec, fields)
             yield where, {**record, "__source": spec.label}, tally, obj
-        except _Bad as exc:
+        except FieldError as exc:
             tally.quarantined += 1
             out.quarantine.append(
                 {
@@ -106,7 +91,7 @@ def _guarded(kind, label, spec, fields, out, check):
     for where, record, tally, raw in _rows(kind, label, spec, fields, out):
         try:
             check(where, record, tally)
-        except _Bad as exc:
+        except FieldError as exc:
             tally.quarantined += 1
             out.quarantine.append(
                 {
@@ -156,7 +141,7 @@ def read_characters(inputs: list[tuple[str, InputSpec]], out: Inputs) -> None:
         try:
             fields = parse_profile(profile)
         except ProfileParseError as exc:
-            raise _Bad("unparseable_profile", f"field 'profile': {exc}") from None
+            raise FieldError("unparseable_profile", f"field 'profile': {exc}") from None
         cid = _text(record, "character_id", required=False) or character_id(profile.strip())
         if cid in seen:
             tally.duplicates += 1

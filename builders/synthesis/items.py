@@ -3,7 +3,6 @@ the JSONL files they are written to."""
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +10,7 @@ import orjson
 
 from ocforge.builders.synthesis.prompts import PromptTemplate
 from ocforge.builders.synthesis.runner import generation_params
+from ocforge.hashing import bytes_sha256
 from ocforge.recipe import SynthesisSettings
 from ocforge.records import content_id
 
@@ -96,4 +96,4 @@ def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> str:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_bytes(data)
     tmp.replace(path)
-    return hashlib.sha256(data).hexdigest()
+    return bytes_sha256(data)

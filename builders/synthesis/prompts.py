@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from ocforge.errors import SynthesisError
+from ocforge.hashing import bytes_sha256
 
 _ENV = SandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=False)
 
@@ -96,7 +96,7 @@ def load_prompt(path: str | Path) -> PromptTemplate:
     return PromptTemplate(
         id=data["id"],
         version=data["version"],
-        sha256=hashlib.sha256(raw).hexdigest(),
+        sha256=bytes_sha256(raw),
         messages=turns,
         repair=repair,
         path=str(path),

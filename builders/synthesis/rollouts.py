@@ -9,8 +9,6 @@ a document whose rollout returned ``None`` would silently vanish from the runner
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +17,9 @@ from datatrove.data import Document
 from datatrove.pipeline.inference.types import InferenceError, InferenceResult
 
 from ocforge.builders.synthesis.prompts import PromptTemplate
-from ocforge.profiles import ProfileParseError, parse_profile
+from ocforge.errors import ProfileParseError, ProfileProblem
+from ocforge.hashing import json_sha256
+from ocforge.profiles import parse_profile
 from ocforge.records import PROFILE_FIELDS
 
 _LABELS = {
@@ -33,10 +33,6 @@ _LABELS = {
     "personality": "Personality",
 }
 _NAME_LINE = re.compile(r"^[ \t>*\-#]*\**name\**[ \t]*:", re.IGNORECASE | re.MULTILINE)
-
-
-class ProfileProblem(ValueError):
-    """A generated profile cannot be used; the message is fed back in the repair turn."""
 
 
 def check_profile(text: str) -> tuple[str, dict[str, str]]:
@@ -64,8 +60,7 @@ def check_profile(text: str) -> tuple[str, dict[str, str]]:
 
 def messages_sha256(messages: list[dict[str, str]]) -> str:
     """Hash of the exact messages of a request (canonical JSON), recorded with its answer."""
-    canonical = json.dumps(messages, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return json_sha256(messages)
 
 
 def _attempt(result: InferenceResult, messages: list[dict[str, str]]) -> dict[str, Any]:

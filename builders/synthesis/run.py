@@ -18,7 +18,6 @@ same generations always give the same files, however the requests were scheduled
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -58,6 +57,7 @@ from ocforge.builders.synthesis.runner import (
 )
 from ocforge.builders.synthesis.screen import screen_characters
 from ocforge.errors import SynthesisError
+from ocforge.hashing import json_sha256
 from ocforge.recipe import InputSpec, Recipe, SynthesisSettings
 
 Progress = Callable[[str], None]
@@ -92,7 +92,7 @@ def _fingerprint(recipe: Recipe, inputs: Inputs, prompts: dict[str, PromptTempla
         "prompts": {k: p.sha256 for k, p in prompts.items()},
         "inputs": inputs.fingerprints,
     }
-    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+    return json_sha256(data, style="spaced")
 
 
 def _prepare(out_dir: Path, fingerprint: str, fresh: bool) -> Path:

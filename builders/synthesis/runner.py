@@ -143,7 +143,7 @@ def run_stage(
     )
     try:
         executor.run()
-    except Exception as exc:
+    except Exception as exc:  # datatrove re-raises a task's error, of whatever type it was
         where = config.endpoint_url or config.server_type
         raise SynthesisError(
             f"synthesis stage {stage!r} failed against {where} (model {config.model_name_or_path}): {exc}"

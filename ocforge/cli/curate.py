@@ -20,7 +20,7 @@ app = typer.Typer()
 @app.command()
 def validate(recipe: Annotated[Path, typer.Argument(help="Recipe YAML file.")]) -> None:
     """Check a recipe: schema, unknown keys, input files. Prints the configs it would build."""
-    from ocforge.builders.sources import check_recipe_inputs
+    from ocforge.inputs import check_recipe_inputs
     from ocforge.recipe import load_recipe
 
     try:

@@ -125,7 +125,7 @@ def publish_dataset(
     preview: PreviewOpt = None,
 ) -> None:
     """Publish an existing build as a new tagged version of a dataset repo."""
-    from ocforge.publish.release import release_build
+    from ocforge.flows.release import release_build
 
     check_choice(target, ("local", "hf"), "--target")
     check_choice(bump, ("auto", "major", "minor", "patch"), "--bump")

@@ -122,7 +122,7 @@ def report(result: Any, preview: Path | None, hub: dict[str, Any]) -> None:
         console.print(table)
         console.print(f"ledger:  {ledger.summary()}")
     if preview is not None:
-        from ocforge.publish.release import write_card_preview
+        from ocforge.flows.release import write_card_preview
 
         page = write_card_preview(result.repo_id, result.tag, preview, **hub)
         console.print(f"card:    {page}")
@@ -155,7 +155,7 @@ def release_command(
     preview: PreviewOpt = None,
 ) -> None:
     """Build a recipe (or reuse an up-to-date build), publish it, verify it and tag it."""
-    from ocforge.publish.release import release
+    from ocforge.flows.release import release
     from ocforge.recipe import load_recipe
 
     if target is not None:
@@ -188,7 +188,7 @@ def releases_command(
     target: TargetOpt = "local",
 ) -> None:
     """List a dataset repo's release versions with dates, commits and row counts."""
-    from ocforge.publish.release import list_releases
+    from ocforge.publish.history import list_releases
 
     check_choice(target, ("local", "hf"), "--target")
     quiet()
@@ -217,7 +217,7 @@ def diff_command(
     ids: Annotated[int, typer.Option("--ids", help="Row ids to show per change kind.")] = 10,
 ) -> None:
     """Rows added, removed and changed per config and split (by id), and the card diff."""
-    from ocforge.publish.release import diff_releases
+    from ocforge.publish.history import diff_releases
 
     check_choice(target, ("local", "hf"), "--target")
     quiet()

@@ -29,10 +29,9 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ocforge.builders.sources import count_input_records, input_fingerprint
 from ocforge.cards.dataset_card import render_card
-from ocforge.errors import BuildError
-from ocforge.evals.configs import EvalConfigError, write_eval_configs
+from ocforge.errors import BuildError, EvalConfigError
+from ocforge.evals.configs import write_eval_configs
 from ocforge.filters.decontamination import (
     Decontaminate,
     NgramIndex,
@@ -46,6 +45,7 @@ from ocforge.filters.quality import load_patterns
 from ocforge.filters.record_batches import RecordBatchWriter, read_record_table
 from ocforge.flows.curation import Curated, Stages
 from ocforge.flows.pipelines import character_steps, dialogue_steps
+from ocforge.inputs import count_input_records, input_fingerprint
 from ocforge.layout import write_config
 from ocforge.ledger import ConfigLedger, Ledger, config_ledger, read_removed
 from ocforge.manifest import build_manifest, write_manifest

@@ -11,7 +11,17 @@ import os
 from pathlib import Path
 
 import pytest
-from localhub_helpers import README, TOKENS_TEXT, write_parquet
+from localhub_helpers import (
+    CAROL_TOKEN,
+    README,
+    TOKENS_TEXT,
+    WRITE_TOKEN,
+    Http,
+    client_environment,
+    run_client,
+    write_parquet,
+    write_xet_fixtures,
+)
 
 from ocforge.hub import LocalHub, TokenStore
 
@@ -27,6 +37,7 @@ def fixtures_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_parquet(v1 / "data/cfg_b/train-00000-of-00001.parquet", [10, 20, 30])
     write_parquet(root / "dataset_v2/data/cfg_b/train-00000-of-00001.parquet", [10, 20, 30, 40])
     (root / "blob.bin").write_bytes(b"\0LFS" + os.urandom(200 * 1024))
+    write_xet_fixtures(root)
     return root
 
 
@@ -36,3 +47,23 @@ def hub(tmp_path_factory: pytest.TempPathFactory):
     tokens = TokenStore.parse(TOKENS_TEXT, source="test tokens")
     with LocalHub(tmp_path_factory.mktemp("hub-root"), tokens=tokens) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def xet(fixtures_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    """A local Hub after three client runs against it (the Xet tests' shared setup).
+
+    First the Xet client with default settings (uploads, downloads, a tag, a second version),
+    then a client with HF_HUB_DISABLE_XET=1 (reads the Xet files, uploads through LFS), then the
+    Xet client again (reads the LFS file). Yields the hub, a raw HTTP caller and the results.
+    """
+    tokens = TokenStore.parse(TOKENS_TEXT + f"{CAROL_TOKEN}\tcarol\n", source="xet test tokens")
+    tmp = tmp_path_factory.mktemp("xet")
+    with LocalHub(tmp / "root", tokens=tokens) as hub:
+        env = client_environment(hub.endpoint, WRITE_TOKEN, tmp / "home-xet")
+        first = run_client("xet_flow.py", env, tmp / "xet.json", str(fixtures_dir), "xet")
+        plain_env = client_environment(hub.endpoint, WRITE_TOKEN, tmp / "home-plain")
+        plain_env["HF_HUB_DISABLE_XET"] = "1"
+        plain = run_client("xet_flow.py", plain_env, tmp / "plain.json", str(fixtures_dir), "plain")
+        again = run_client("xet_flow.py", env, tmp / "xet2.json", str(fixtures_dir), "xet-read")
+        yield {"hub": hub, "http": Http(hub.endpoint), "xet": first, "plain": plain, "again": again}

@@ -290,12 +290,12 @@ def test_validate_yaml(server):
     assert status == 400 and "config_name" in json.loads(body)["errors"][0]["message"]
 
 
-def test_xet_routes_explain_the_setting(server):
+def test_xet_token_routes_answer(server):
     _, call = server
-    payload = assert_error(
-        call("GET", f"/api/datasets/{REPO}/xet-write-token/main"), 501, "NotImplemented"
-    )
-    assert "HF_HUB_DISABLE_XET=1" in payload["error"]
+    status, headers, body = call("GET", f"/api/datasets/{REPO}/xet-write-token/main")
+    payload = json.loads(body)
+    assert status == 200 and payload["casUrl"].endswith("/api/xet-cas")
+    assert headers["X-Xet-Access-Token"] == payload["accessToken"]
 
 
 def test_unknown_routes_and_methods(server):
@@ -319,7 +319,7 @@ def test_token_configuration(tmp_path: Path, monkeypatch):
     with LocalHub(tmp_path / "gen", tokens=None) as hub:
         assert hub.token is not None and hub.token.startswith("hf_")
         env = hub.client_env(hub.token)
-        assert env["HF_TOKEN"] == hub.token and env["HF_HUB_DISABLE_XET"] == "1"
+        assert env["HF_TOKEN"] == hub.token and "HF_HUB_DISABLE_XET" not in env
         assert "127.0.0.1" in env["NO_PROXY"].split(",")
     assert "HF_TOKEN" not in client_env("http://127.0.0.1:1", None)
     monkeypatch.setenv("OCFORGE_HUB_TOKENS", "hf_envtoken0001 dave,hf_envtoken0002")

@@ -3,7 +3,7 @@
 Usage: python access_flow.py OUT.json TOKENS.json
 
 TOKENS.json maps a user name (alice, bob, dave, carol, admin) to its token. The environment
-carries HF_ENDPOINT, HF_HUB_DISABLE_XET=1 and a private HF_HOME, no HF_TOKEN: every call names
+carries HF_ENDPOINT and a private HF_HOME (Xet on, as by default), no HF_TOKEN: every call names
 its token. Each step records its value or its exception (type, HTTP status) in OUT.json.
 """
 

@@ -2,7 +2,7 @@
 
 Usage: python hub_flow.py OUT.json FIXTURES_DIR
 
-The environment carries HF_ENDPOINT, HF_HUB_DISABLE_XET=1, HF_TOKEN (write token) and a
+The environment carries HF_ENDPOINT, HF_TOKEN (write token) and a
 private HF_HOME. Every step records its value or its exception (type, HTTP status) in OUT.json;
 the pytest side asserts on them, so one broken step does not hide the others.
 """

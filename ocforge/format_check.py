@@ -10,7 +10,7 @@ import codecs
 import json
 from pathlib import Path
 
-from ocforge.builders.input_formats import read_lines
+from ocforge.input_formats import read_lines
 
 _MAGIC = {
     b"PAR1": "a Parquet file",
@@ -56,11 +56,12 @@ def format_problem(path: Path, fmt: str, how: str) -> str | None:
                 _found_text(first) + " (not a Parquet file)" if first else "the file is empty"
             )
             return f"{prefix} {found}"
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
         try:
             pq.ParquetFile(path).metadata  # noqa: B018  (reading the footer is the check)
-        except Exception as exc:  # pyarrow raises several types for a damaged footer
+        except (pa.ArrowException, OSError) as exc:  # ArrowInvalid, or OSError from thrift
             return f"{prefix} its Parquet footer cannot be read ({exc}); is the file cut short?"
         return None
     if magic is not None:

@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
-from ocforge.errors import BuildError
+from ocforge.errors import InputError
 
 MAX_RECORD_BYTES = 16 << 20
 MAX_DEPTH = 64
@@ -261,7 +261,7 @@ class _ArrayReader:
         if pos >= len(self.buf):
             return  # an empty file holds no records
         if self.buf[pos] != "[":
-            raise BuildError(
+            raise InputError(
                 f"{path}: format json expects one JSON array, but the file does not "
                 f"start with '[' (it starts with {self.buf[pos]!r})"
             )

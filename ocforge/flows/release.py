@@ -1,0 +1,354 @@
+"""Releases: build a recipe (or reuse a current build), render its card, publish it as one Hub
+commit, verify it with ``load_dataset`` and tag it ``vX.Y.Z``.
+
+Public API::
+
+    release(recipe, repo_id, ...) -> ReleaseResult          # build (or reuse) + release_build
+    release_build(build_dir, repo_id, ...) -> ReleaseResult  # publish an existing build
+    write_card_preview(repo_id, tag, out_dir, ...) -> Path   # the card at a tag as HTML
+
+The Hub side of each step (scan, remote state, decision, changelog, plan, commit, verification,
+tag) is :mod:`ocforge.publish.release`; this module adds what needs the other parts: the card
+(statistics, plots and templates from ``cards/``), the input fingerprints of ``builders/`` and the
+build itself (:mod:`ocforge.flows.build`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from ocforge.cards.dataset_card import (
+    LICENSE_NOTE,
+    card_metadata,
+    merge_card,
+    render_release_body,
+    schema_fields,
+    template_sha256,
+)
+from ocforge.cards.plots import render_plots
+from ocforge.cards.preview import card_html
+from ocforge.cards.statistics import removed_examples, stats_and_lengths
+from ocforge.errors import OcforgeError
+from ocforge.layout import left_out_splits
+from ocforge.ledger import Ledger
+from ocforge.manifest import MANIFEST_NAME, read_manifest
+from ocforge.publish.decision import Decision
+from ocforge.publish.history import download_card
+from ocforge.publish.hub_client import Target, connect
+from ocforge.publish.local_build import LocalBuild, data_files, read_build, scan_build
+from ocforge.publish.release import (
+    ReleaseCard,
+    ReleaseResult,
+    decide_release,
+    dry_run_result,
+    finish_tag,
+    plan_release,
+    push,
+    release_changelog,
+    release_manifest,
+    up_to_date,
+)
+from ocforge.publish.remote import RemoteState, remote_state
+from ocforge.publish.versions import Bump
+from ocforge.recipe import Recipe
+
+Progress = Callable[[str], None]
+
+
+def _log(progress: Progress | None, msg: str) -> None:
+    if progress:
+        progress(msg)
+
+
+# --------------------------------------------------------------------------- the card
+
+
+@dataclass
+class _Card:
+    """The card's parts before the version is known; ``card.sha256`` covers all of them."""
+
+    context: dict[str, Any]
+    metadata: Any  # huggingface_hub DatasetCardData
+    card: ReleaseCard
+
+
+def _synthesis_provenance(root: Path) -> dict[str, Any]:
+    """Generator model, sampling parameters and prompt hashes recorded by ``ocforge synth``."""
+    path = root / "synthesis" / "synthesis.json"
+    if not path.is_file():
+        return {"synthesis": None, "prompts": {}}
+    data = json.loads(path.read_text("utf-8"))
+    backend = data.get("backend") or {}
+    prompts = {
+        name: (p.get("sha256") if isinstance(p, dict) else str(p))
+        for name, p in (data.get("prompts") or {}).items()
+    }
+    return {
+        "synthesis": {
+            "model": backend.get("model"),
+            "backend": backend.get("type"),
+            "generation": data.get("generation") or {},
+        },
+        "prompts": {k: v for k, v in prompts.items() if v},
+    }
+
+
+def _card_context(build: LocalBuild, staging: Path) -> tuple[dict[str, Any], dict[str, Path]]:
+    """Everything the template needs except version-specific parts, and the plot files."""
+    root, manifest, settings, outputs = build.root, build.manifest, build.settings, build.outputs
+    # one read of each config's columns gives its statistics and its answer-length histogram
+    read = {n: stats_and_lengths(root, n, o.kind, list(o.splits)) for n, o in outputs.items()}
+    stats = [s for s, _lengths in read.values()]
+    lengths = {s.name: read[s.name][1] for s in stats if s.kind == "dialogues"}
+    plots = render_plots(staging, stats, lengths)
+    plot_files = {rel: staging / rel for items in plots.values() for _t, rel in items}
+    ledger = Ledger.from_dict(manifest["ledger"])
+    context = {
+        "title": settings.pretty_name or manifest["name"],
+        "description": (settings.description or manifest.get("description") or "").strip()
+        or "Synthetic role-play data built with ocforge (the OpenCharacter method).",
+        "stats": [asdict(s) for s in stats],
+        "schemas": {n: schema_fields(s) for n, s in build.schemas.items()},
+        "plots": plots,
+        "ledger_summary": ledger.summary(),
+        "ledger_rows": ledger.rows(),
+        "ledger_modified": ledger.modified_rows(),
+        "examples": {n: removed_examples(root, n) for n in outputs},
+        "recipe_file": manifest["recipe"]["file"],
+        "recipe_sha256": manifest["recipe"]["sha256"],
+        "tools": manifest.get("tools", {}),
+        "source_datasets": list(settings.source_datasets),
+        "generators": [g for s in stats for g in s.generators],
+        **_synthesis_provenance(root),
+        "inputs": [{"sha256": None, "revision": None, **i} for i in manifest.get("inputs", [])],
+        "license_note": LICENSE_NOTE.format(license=settings.license),
+    }
+    return context, plot_files
+
+
+def _sha256_json(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def card_parts(build: LocalBuild, staging: Path) -> _Card:
+    """Statistics, plots, metadata and the card's content hash of ``build``."""
+    context, plot_files = _card_context(build, staging)
+    # splits and configs with no rows: not in the card's configs; the card names them
+    context["left_out"] = [
+        {"config": c, "splits": splits, "whole_config": c not in build.outputs}
+        for c, splits in left_out_splits(build.manifest["configs"], build.test_fraction).items()
+    ]
+    metadata = card_metadata(build.settings, build.outputs, build.schemas, build.default_config)
+    sha = _sha256_json([context, metadata.to_dict(), template_sha256()])
+    return _Card(context, metadata, ReleaseCard(sha, metadata.to_dict(), plot_files))
+
+
+def card_text(
+    parts: _Card,
+    remote: RemoteState,
+    decision: Decision,
+    repo_id: str,
+    changelog: str,
+    default_config: str,
+) -> str:
+    """The README of the new version: the generated block merged into the card on the Hub."""
+    version = decision.version
+    body = render_release_body(
+        {
+            **parts.context,
+            "version": str(version),
+            "tag": version.tag,
+            "repo_id": repo_id,
+            "default_config": default_config,
+            "changelog": changelog,
+        }
+    )
+    previous_generated = (remote.previous or {}).get("card_metadata")
+    return merge_card(remote.readme, parts.metadata, body, previous_generated)
+
+
+# --------------------------------------------------------------------------- release
+
+
+def release_build(
+    build_dir: str | Path,
+    repo_id: str,
+    *,
+    target: Target = "local",
+    version: str | None = None,
+    bump: Bump = "auto",
+    private: bool = False,
+    dry_run: bool = False,
+    verify: bool = True,
+    allow_secret_patterns: list[str] | None = None,
+    endpoint: str | None = None,
+    token: str | None = None,
+    hub_root: Path | None = None,
+    staging_dir: Path | None = None,
+    progress: Progress | None = None,
+) -> ReleaseResult:
+    """Publish the build in ``build_dir`` to ``repo_id`` as a new tagged version.
+
+    Args:
+        build_dir: a folder written by ``ocforge build`` (``release.json``, ``data/``, ...).
+        repo_id: ``ORG/NAME`` of the dataset repo (created if missing).
+        target: ``local`` (embedded local Hub, see :func:`~ocforge.publish.hub_client.connect`)
+            or ``hf``.
+        version: explicit ``X.Y.Z``; must be newer than the latest release.
+        bump: ``auto`` (major: schema changed, minor: rows changed, patch: card only) or a level.
+        dry_run: compute and return the plan; push nothing.
+        verify: load every config and split back at the new commit in a child process before
+            tagging it (``False``: tag without loading; an untagged commit left by an earlier
+            run is loaded before it is tagged all the same).
+        allow_secret_patterns: secret-scan patterns to allow, added to the recipe's.
+        endpoint, token, hub_root: override the target's location and credentials.
+        staging_dir: keep the generated card, plots and ``release.json`` there (e.g. to read
+            what a dry run would push); a temporary folder otherwise.
+
+    Returns:
+        :class:`ReleaseResult` with ``version``, ``tag``, ``commit`` and ``status``.
+
+    Raises:
+        SecretFoundError: the data or card contain token-like strings (nothing pushed).
+        VersionError / TagExistsError: the requested version is not newer or already tagged.
+        HubAccessError: the target cannot be read (unreachable, refused token).
+        PublishError: the commit or tag could not be created (no tag exists for the version).
+        VerificationError: the new commit does not load as ``release.json`` says; it was not
+            tagged (see :mod:`ocforge.publish.tagging` for what the next run does with it).
+        OcforgeError: every config of the build has 0 rows.
+    """
+    build = read_build(build_dir, allow_secret_patterns)
+    _log(progress, "secret scan")
+    scan_build(build.root, build.manifest, build.allow)
+    with (
+        tempfile.TemporaryDirectory(prefix="ocforge-release-") as tmp,
+        connect(target, endpoint=endpoint, token=token, hub_root=hub_root) as conn,
+    ):
+        staging, cache = Path(staging_dir or Path(tmp) / "staging"), Path(tmp) / "cache"
+        staging.mkdir(parents=True, exist_ok=True)
+        _log(progress, f"reading {repo_id} on {conn.display}")
+        remote = remote_state(conn, repo_id, cache)
+        _log(progress, "card statistics and plots")
+        parts = card_parts(build, staging)
+        decision = decide_release(
+            build, remote, parts.card.sha256, repo_id, version=version, bump=bump, dry_run=dry_run
+        )
+        for note in decision.notes:
+            _log(progress, note)
+        if decision.action == "finish-tag":
+            return finish_tag(conn, repo_id, remote, decision, progress)
+        if decision.action == "up-to-date":
+            return up_to_date(conn, repo_id, remote, decision, verify=verify and not dry_run)
+        _log(progress, "changelog")
+        changelog = release_changelog(conn, repo_id, build, remote, decision.version.tag, cache)
+        parts.card.text = card_text(
+            parts, remote, decision, repo_id, changelog, build.default_config
+        )
+        manifest = release_manifest(build, repo_id, decision, remote, parts.card, changelog)
+        plan = plan_release(conn, build, remote, decision, parts.card, manifest, staging)
+        if dry_run:
+            return dry_run_result(conn, plan)
+        return push(conn, plan, remote, private=private, verify=verify, progress=progress)
+
+
+# --------------------------------------------------------------------------- recipe -> release
+
+
+def build_is_current(recipe: Recipe, build_dir: Path) -> bool:
+    """True when ``build_dir`` holds a complete build of this recipe and these exact inputs."""
+    from ocforge import __version__
+
+    # datatrove-backed: imported when a recipe is released, not by `publish dataset`
+    from ocforge.builders.sources import input_fingerprint
+
+    path = Path(build_dir) / MANIFEST_NAME
+    if not path.is_file():
+        return False
+    manifest = read_manifest(Path(build_dir))
+    if manifest.get("recipe", {}).get("sha256") != recipe.sha256:
+        return False
+    if manifest.get("tools", {}).get("ocforge") not in (__version__, None):
+        return False
+    specs = [*recipe.characters.inputs, *(s for d in recipe.dialogues for s in d.inputs)]
+    if any(s.path is None and s.hub is None for s in specs):
+        return False  # synthesized inputs exist only once the build ran (it resumes them)
+    recorded = [
+        {k: v for k, v in i.items() if k in ("sha256", "hub", "revision")}
+        for i in manifest.get("inputs", [])
+    ]
+    if recorded != [input_fingerprint(s) for s in specs]:
+        return False
+    return all((Path(build_dir) / rel).is_file() for rel in data_files(manifest))
+
+
+def default_build_dir(recipe: Recipe) -> Path:
+    return Path(".ocforge") / "builds" / recipe.name
+
+
+def release(
+    recipe: Recipe,
+    repo_id: str | None = None,
+    *,
+    build_dir: Path | None = None,
+    rebuild: bool = False,
+    target: Target | None = None,
+    private: bool | None = None,
+    progress: Progress | None = None,
+    **kwargs: Any,
+) -> ReleaseResult:
+    """Build ``recipe`` (or reuse an up-to-date build) and release it with :func:`release_build`.
+
+    ``repo_id``, ``target`` and ``private`` default to the recipe's ``publish`` section; other
+    keyword arguments are passed to :func:`release_build`.
+
+    Raises:
+        OcforgeError: no repo given and none in the recipe; plus :func:`release_build`'s errors.
+    """
+    from ocforge.flows.build import build  # datatrove and the filters: only to build
+
+    repo = repo_id or recipe.publish.repo
+    if not repo:
+        raise OcforgeError("no repo to release to: pass --repo ORG/NAME or set publish.repo")
+    out = Path(build_dir or default_build_dir(recipe))
+    if rebuild or not build_is_current(recipe, out):
+        _log(progress, f"building {recipe.name} into {out}")
+        build(recipe, out, progress=progress)
+    else:
+        _log(progress, f"build in {out} is up to date")
+    return release_build(
+        out,
+        repo,
+        target=target or recipe.publish.target,
+        private=recipe.publish.private if private is None else private,
+        allow_secret_patterns=[
+            *recipe.publish.allow_secret_patterns,
+            *kwargs.pop("allow_secret_patterns", []),
+        ],
+        progress=progress,
+        **kwargs,
+    )
+
+
+def write_card_preview(
+    repo_id: str,
+    tag: str,
+    out_dir: Path,
+    *,
+    target: Target = "local",
+    endpoint: str | None = None,
+    token: str | None = None,
+    hub_root: Path | None = None,
+) -> Path:
+    """Download the card and its plots at ``tag`` into ``out_dir``; write ``card.html`` there."""
+    readme = download_card(
+        repo_id, tag, out_dir, target=target, endpoint=endpoint, token=token, hub_root=hub_root
+    )
+    page = Path(out_dir) / "card.html"
+    page.write_text(card_html(readme, f"{repo_id} {tag}"), encoding="utf-8")
+    return page
