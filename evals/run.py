@@ -104,6 +104,22 @@ def metric_values(
     return out
 
 
+def _run_child(spec: dict[str, Any], client_env: dict[str, str]) -> None:
+    """Run lm-eval in a child process with the target Hub's environment."""
+    with tempfile.TemporaryDirectory(prefix="ocforge-eval-") as tmp:
+        spec_path = Path(tmp) / "spec.json"
+        spec_path.write_text(json.dumps(spec), encoding="utf-8")
+        proc = subprocess.run(
+            [sys.executable, "-m", "ocforge.evals.runner", str(spec_path)],
+            env={**os.environ, **client_env},
+            capture_output=True,
+            text=True,
+        )
+    if proc.returncode != 0:
+        tail = "\n".join(proc.stderr.strip().splitlines()[-15:])
+        raise EvalRunError(f"lm-eval failed (exit {proc.returncode}):\n{tail}")
+
+
 def run_eval(
     api: Any,
     client_env: dict[str, str],
@@ -143,18 +159,7 @@ def run_eval(
         "limit": limit,
         "apply_chat_template": apply_chat_template,
     }
-    with tempfile.TemporaryDirectory(prefix="ocforge-eval-") as tmp:
-        spec_path = Path(tmp) / "spec.json"
-        spec_path.write_text(json.dumps(spec), encoding="utf-8")
-        proc = subprocess.run(
-            [sys.executable, "-m", "ocforge.evals.runner", str(spec_path)],
-            env={**os.environ, **client_env},
-            capture_output=True,
-            text=True,
-        )
-    if proc.returncode != 0:
-        tail = "\n".join(proc.stderr.strip().splitlines()[-15:])
-        raise EvalRunError(f"lm-eval failed (exit {proc.returncode}):\n{tail}")
+    _run_child(spec, client_env)
     lm_results = json.loads((output / LM_EVAL_FILE).read_text(encoding="utf-8"))
     record = {
         "model": {
