@@ -75,8 +75,9 @@ def render_model_card(
 ) -> str:
     """The whole README.md of a model repo. Deterministic: same arguments, same text.
 
-    ``training`` (plain data from the checkpoint's training manifest, see
-    ``ocforge.train.manifest.card_training``) adds a Training section before Usage.
+    ``endpoint`` is the host of the dataset link (empty: a link relative to the Hub that serves
+    the card). ``training`` (plain data from the checkpoint's training manifest, see
+    ``ocforge.training_manifest.card_training``) adds a Training section before Usage.
 
     ``eval_results`` (``EvalResult`` list) go through :func:`apply_eval_results`, the same path
     ``ocforge eval push`` takes, so a card re-rendered with the results it already holds is

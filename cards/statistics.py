@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,26 +78,45 @@ def config_stats(root: Path, config: str, kind: str, splits: list[str]) -> Confi
     return stats_and_lengths(root, config, kind, splits)[0]
 
 
+def stat_columns(kind: str, columns: Sequence[str]) -> list[pl.Expr]:
+    """The per-row columns the statistics of a ``kind`` config need, from rows with ``columns``.
+
+    Row by row: a reader that goes over the rows once for several purposes (the release's file
+    pass, :mod:`ocforge.publish.file_pass`) applies them to each batch and keeps only these,
+    and :func:`summarize` gives the same statistics as from the whole config at once."""
+    if kind == "dialogues":
+        # words as str.split(" ") counts them, without building the lists; only the counts are
+        # kept, not the answers (most of a dialogue config's bytes with the messages)
+        words = pl.col("response").str.count_matches(" ", literal=True) + 1
+        return [pl.col("character_id"), words.alias("words"), pl.col("source_corpus")]
+    if kind == "characters":
+        age = pl.col("age_years")
+        if "age_years" not in columns:
+            # a build written before age_years existed: parse its ages as validation does
+            age = pl.col("age").map_elements(parse_age, return_dtype=pl.Int32).alias("age_years")
+        return [pl.col("character_id"), pl.col("gender"), age, pl.col("generator")]
+    return [pl.col("character_id")]  # derived configs (e.g. kind "eval"): rows and characters
+
+
 def stats_and_lengths(
     root: Path, config: str, kind: str, splits: list[str]
 ) -> tuple[ConfigStats, list[int]]:
     """:func:`config_stats` and, for a dialogue config, the answer lengths in words for the
-    histogram (:func:`response_lengths`), from one read of the ``response`` column."""
-    # only the columns the card needs: the messages and profiles are most of a config's bytes
-    extra = {
-        "dialogues": ["response", "source_corpus"],
-        "characters": ["gender", "age_years", "generator"],
-    }.get(kind, [])  # derived configs (e.g. kind "eval") only get rows and characters
-    wanted = ["split", "character_id", *extra]
+    histogram (:func:`response_lengths`), from one read of the columns the card needs."""
     lazy = scan_config(root, config, splits)
-    if not lazy.collect_schema().names():
+    names = lazy.collect_schema().names()
+    if not names:
         return ConfigStats(config, kind, dict.fromkeys(splits, 0), 0), []
-    if kind == "characters" and "age_years" not in lazy.collect_schema().names():
-        # a build written before age_years existed: parse its ages the same way validation does
-        lazy = lazy.with_columns(
-            pl.col("age").map_elements(parse_age, return_dtype=pl.Int32).alias("age_years")
-        )
-    frame = lazy.select(wanted).collect()
+    return summarize(
+        config, kind, splits, lazy.select("split", *stat_columns(kind, names)).collect()
+    )
+
+
+def summarize(
+    config: str, kind: str, splits: list[str], frame: pl.DataFrame
+) -> tuple[ConfigStats, list[int]]:
+    """:func:`stats_and_lengths` from ``frame``: the config's rows with a ``split`` column and
+    the :func:`stat_columns` of its kind."""
     if frame.height == 0:
         return ConfigStats(config, kind, dict.fromkeys(splits, 0), 0), []
     rows = dict(frame.group_by("split").len().iter_rows())
@@ -108,8 +128,7 @@ def stats_and_lengths(
     )
     lengths: list[int] = []
     if kind == "dialogues":
-        # words as str.split(" ") counts them, without building the lists
-        words = frame.get_column("response").str.count_matches(" ", literal=True) + 1
+        words = frame.get_column("words")
         stats.response_words = {
             "mean": round(float(words.mean() or 0), 1),
             **{f"p{int(q * 100)}": float(words.quantile(q) or 0) for q in _LENGTH_QUANTILES},

@@ -17,7 +17,6 @@ question is a test question (``removed/<config>/test_overlap/``); neither is tra
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,8 +27,9 @@ import pyarrow as pa
 
 from ocforge.errors import EvalConfigError
 from ocforge.layout import write_config
-from ocforge.manifest import read_manifest
+from ocforge.manifest import ConfigEntry, ReleaseManifest, read_manifest
 from ocforge.outputs import ConfigOutput
+from ocforge.parent_layout import ParentLayout
 from ocforge.records import MESSAGE
 
 CHARACTER_CHOICE = "eval_character_choice"
@@ -41,14 +41,19 @@ EVAL_SPLIT = "test"
 TEST_OVERLAP = "test_overlap"
 _ANSWER_COLUMNS = ["dialogue_id", "character_id", "strategy", "question_id", "question", "response"]
 
+#: the columns every eval config starts with: which dialogue, character and question
+_KEY_FIELDS = [
+    pa.field("dialogue_id", pa.string(), nullable=False),
+    pa.field("character_id", pa.string(), nullable=False),
+    pa.field("strategy", pa.string()),
+    pa.field("question_id", pa.string()),
+    pa.field("profile", pa.string()),
+    pa.field("question", pa.string()),
+]
+
 CHARACTER_CHOICE_SCHEMA = pa.schema(
     [
-        pa.field("dialogue_id", pa.string(), nullable=False),
-        pa.field("character_id", pa.string(), nullable=False),
-        pa.field("strategy", pa.string()),
-        pa.field("question_id", pa.string()),
-        pa.field("profile", pa.string()),
-        pa.field("question", pa.string()),
+        *_KEY_FIELDS,
         pa.field("choices", pa.list_(pa.string())),
         pa.field("choice_ids", pa.list_(pa.string())),  # dialogue ids of the choices
         pa.field("label", pa.int64()),
@@ -57,12 +62,7 @@ CHARACTER_CHOICE_SCHEMA = pa.schema(
 
 DIALOGUES_SCHEMA = pa.schema(
     [
-        pa.field("dialogue_id", pa.string(), nullable=False),
-        pa.field("character_id", pa.string(), nullable=False),
-        pa.field("strategy", pa.string()),
-        pa.field("question_id", pa.string()),
-        pa.field("profile", pa.string()),
-        pa.field("question", pa.string()),
+        *_KEY_FIELDS,
         pa.field("context", pa.list_(MESSAGE)),  # system + user turns, without the answer
         pa.field("reference", pa.string()),
     ]
@@ -79,22 +79,22 @@ class EvalConfigs:
     """What :func:`write_eval_configs` wrote: outputs and schemas, keyed by config name.
 
     ``outputs``/``schemas`` have the shapes that ``cards.dataset_card.card_data`` and
-    ``publish.manifest.build_manifest`` take, so a release can list these configs like the others.
+    ``ocforge.manifest.build_manifest`` take, so a release can list these configs like the others.
     """
 
     outputs: dict[str, ConfigOutput]
     schemas: dict[str, pa.Schema]
 
 
-def _dialogue_frames(root: Path, manifest: Mapping[str, Any]) -> pl.DataFrame:
+def _dialogue_frames(root: Path, manifest: ReleaseManifest) -> pl.DataFrame:
     frames = []
-    for name, info in manifest["configs"].items():
-        if info.get("kind") != "dialogues":
+    for name, info in manifest.configs.items():
+        if info.kind != "dialogues":
             continue
-        for split, split_info in info["splits"].items():
-            for f in split_info["files"]:
+        for split, split_info in info.splits.items():
+            for f in split_info.files:
                 # only the columns used: the chat messages are most of a file's bytes
-                frame = pl.read_parquet(root / f["path"], columns=_ANSWER_COLUMNS).select(
+                frame = pl.read_parquet(root / f.path, columns=_ANSWER_COLUMNS).select(
                     _ANSWER_COLUMNS
                 )
                 frames.append(frame.with_columns(config=pl.lit(name), split=pl.lit(split)))
@@ -120,13 +120,12 @@ def _test_overlap_answers(root: Path, config: str) -> list[pl.DataFrame]:
     return [frame.with_columns(config=pl.lit(config), split=pl.lit(TEST_OVERLAP))]
 
 
-def _profiles(root: Path, manifest: Mapping[str, Any]) -> pl.DataFrame:
+def _profiles(root: Path, manifest: ReleaseManifest) -> pl.DataFrame:
     files = [
-        root / f["path"]
-        for info in manifest["configs"].values()
-        if info.get("kind") == "characters"
-        for split in info["splits"].values()
-        for f in split["files"]
+        root / f.path
+        for info in manifest.configs.values()
+        if info.kind == "characters"
+        for f in info.files()
     ]
     if not files:
         raise EvalConfigError(f"{root}: release.json lists no characters config")
@@ -154,7 +153,7 @@ def eval_rows(build_dir: Path) -> dict[str, list[dict[str, Any]]]:
         .join(_profiles(root, manifest), on="character_id", how="left")
         .sort("dialogue_id")
     )
-    if not any(EVAL_SPLIT in info["splits"] for info in manifest["configs"].values()):
+    if not any(EVAL_SPLIT in info.splits for info in manifest.configs.values()):
         raise EvalConfigError(
             f"{root}: no rows in any '{EVAL_SPLIT}' split (splits.test_fraction is 0, or no "
             "kept character hashed into it)"
@@ -231,7 +230,9 @@ def _choice_rows(test: pl.DataFrame, dialogues: pl.DataFrame) -> list[dict[str, 
     return choice_rows
 
 
-def write_eval_configs(build_dir: Path, *, row_group_rows: int = 1000) -> EvalConfigs:
+def write_eval_configs(
+    build_dir: Path, *, row_group_rows: int = 1000, parent: ParentLayout | None = None
+) -> EvalConfigs:
     """Write ``data/eval_character_choice/test-*.parquet`` and ``data/eval_dialogues/test-*.parquet``
     into a build folder, built from its ``test`` split. Deterministic: same build, same bytes.
 
@@ -254,6 +255,7 @@ def write_eval_configs(build_dir: Path, *, row_group_rows: int = 1000) -> EvalCo
             seed=0,
             max_shard_rows=100_000,
             row_group_rows=row_group_rows,
+            parent=parent.splits(name) if parent else None,  # ocforge/parent_layout.py
         )
         splits.pop("train", None)
         for stale in (root / "data" / name).glob("train-*.parquet"):
@@ -271,7 +273,7 @@ def declare_eval_configs(build_dir: Path, configs: EvalConfigs) -> None:
     import datasets
     from huggingface_hub import DatasetCard
 
-    from ocforge.manifest import schema_sha256, write_manifest
+    from ocforge.manifest import write_manifest
 
     root = Path(build_dir)
     card = DatasetCard.load(root / "README.md")
@@ -308,18 +310,9 @@ def declare_eval_configs(build_dir: Path, configs: EvalConfigs) -> None:
     card.save(root / "README.md")
 
     manifest = read_manifest(root)
-    for name, out in configs.outputs.items():
-        manifest["configs"][name] = {
-            "kind": EVAL_KIND,
-            "schema_sha256": schema_sha256(configs.schemas[name]),
-            "rows": out.rows,
-            "splits": {
-                s.name: {
-                    "rows": s.rows,
-                    "num_bytes": s.num_bytes,
-                    "files": [vars(f) for f in s.files],
-                }
-                for s in out.splits.values()
-            },
-        }
-    write_manifest(root, manifest)
+    entries = {
+        name: ConfigEntry.from_output(out, configs.schemas[name])
+        for name, out in configs.outputs.items()
+    }
+    # a config declared before keeps its place; new ones go after the others
+    write_manifest(root, manifest.model_copy(update={"configs": {**manifest.configs, **entries}}))

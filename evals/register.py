@@ -16,8 +16,8 @@ from typing import Any
 import yaml
 
 from ocforge.errors import RegisterError
-from ocforge.evals.configs import CHARACTER_CHOICE, DIALOGUES, EVAL_KIND
-from ocforge.evals.dataset_ref import DatasetRelease, resolve_release
+from ocforge.evals.configs import CHARACTER_CHOICE, DIALOGUES, EVAL_KIND, EVAL_SPLIT
+from ocforge.publish.dataset_ref import DatasetRelease, resolve_release
 from ocforge.recipe import CONFIGS_DIR, DEFAULT_CHARACTER_BREAKS
 
 TEMPLATES_DIR = CONFIGS_DIR / "lm_eval"
@@ -112,19 +112,17 @@ def _check_prefix(prefix: str) -> None:
 
 
 def _eval_configs(release: DatasetRelease) -> dict[str, int]:
-    configs = release.manifest.get("configs", {})
+    configs = release.manifest.configs
     missing = [
-        c for c in (CHARACTER_CHOICE, DIALOGUES) if configs.get(c, {}).get("kind") != EVAL_KIND
+        c for c in (CHARACTER_CHOICE, DIALOGUES) if c not in configs or configs[c].kind != EVAL_KIND
     ]
     if missing:
         raise RegisterError(
             f"{release.ref} ({release.sha[:12]}) has no eval config(s) {', '.join(missing)} in "
             "release.json: release it with an ocforge that writes eval configs from the test split"
         )
-    return {
-        c: configs[c]["splits"].get("test", {}).get("rows", 0)
-        for c in (CHARACTER_CHOICE, DIALOGUES)
-    }
+    splits = {c: configs[c].splits for c in (CHARACTER_CHOICE, DIALOGUES)}
+    return {c: s[EVAL_SPLIT].rows if EVAL_SPLIT in s else 0 for c, s in splits.items()}
 
 
 def task_configs(release: DatasetRelease, prefix: str) -> dict[str, dict[str, Any]]:

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from ocforge.errors import EvalRunError
-from ocforge.evals.dataset_ref import download_text
 from ocforge.evals.register import Registration
+from ocforge.publish.dataset_ref import download_text
 
 RESULTS_FILE = "results.json"
 #: where results files go in the model repo (``ocforge publish model`` keeps them with the results)

@@ -3,6 +3,11 @@
 The key is set by earlier steps in ``metadata["dedup_key"]``: the normalised profile for
 characters; character, normalised question and normalised answer for dialogues. The stages
 spread over tasks like every datatrove dedup: signatures per task, one finder, filter per task.
+Of a group of duplicates the finder keeps the one with the highest priority, then the first in
+task and document order: a row of the parent release (``metadata["released"]``, set by
+:class:`~ocforge.filters.released.MarkReleased`) has priority 3 (the released copy itself) or 2
+(its id), every other row 1, so a build that follows a parent keeps the released row; without a
+parent every row has priority 1, as datatrove's default, and the signature files are the same.
 """
 
 from __future__ import annotations
@@ -17,13 +22,20 @@ from datatrove.pipeline.dedup.exact_dedup import (
 from datatrove.pipeline.writers.disk_base import DiskWriter
 from datatrove.utils.typeshelper import StatHints
 
+from ocforge.filters.released import released_level
+
 
 def dedup_key(doc: Document) -> str:
     return doc.metadata["dedup_key"]
 
 
+def released_priority(doc: Document) -> int:
+    """1 + the row's released level (the finder keeps the highest priority)."""
+    return 1 + released_level(doc)
+
+
 def exact_dedup_config() -> ExactDedupConfig:
-    return ExactDedupConfig(content_getter=dedup_key)
+    return ExactDedupConfig(content_getter=dedup_key, document_priority=released_priority)
 
 
 class ForwardingExactDedupSignature(ExactDedupSignature):

@@ -37,6 +37,12 @@ from datatrove.utils.hashing import HashConfig
 from datatrove.utils.typeshelper import StatHints
 
 from ocforge.filters.io import iter_file_docs
+from ocforge.filters.released import (
+    copy_released_positions,
+    prefer_released,
+    released_level,
+    write_released_positions,
+)
 from ocforge.filters.textnorm import FastWordTokenizer, minhash_words
 
 # odd 64-bit constants: position weights of the n-gram combination and the final mixer
@@ -200,7 +206,10 @@ class FastMinhashSignature(MinhashDedupSignature):
         paths = [f"bucket_{bi:03d}/{rank:05d}.minhash.sig" for bi in range(nb)]
         files = [self.output_folder.open(p, mode="wb") for p in paths]
         doc_idx = 0
+        released: list[tuple[int, int]] = []  # (position, level) of the parent release's rows
         for batch in self._batches(data):
+            levels = [(doc_idx + i, released_level(d)) for i, d in enumerate(batch)]
+            released += [(i, level) for i, level in levels if level]
             with self.track_time():
                 sig, kept = self._signatures([d.text for d in batch])
                 self.stat_update(StatHints.total, value=len(batch))
@@ -213,6 +222,8 @@ class FastMinhashSignature(MinhashDedupSignature):
                 doc_idx += len(batch)
             if self.forward:
                 yield from batch
+        if released:
+            write_released_positions(self.output_folder, rank, released)
         with self.track_time():
             for fh in files:
                 fh.close()
@@ -238,6 +249,8 @@ class GroupedMinhashBuckets(MinhashDedupBuckets):
     """
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1):
+        if rank == 0:  # stage 3 reads the released rows' positions from this stage's output
+            copy_released_positions(self.input_folder, self.output_folder)
         num_buckets = self.config.num_buckets
         if self.index_folder is not None or world_size % num_buckets == 0:
             buckets = (
@@ -289,10 +302,22 @@ def bucket_step(sig_folder: str, buckets_folder: str, config: MinhashConfig) -> 
     )
 
 
+class ReleasedFirstCluster(MinhashDedupCluster):
+    """Stage 3, datatrove's, then a cluster with a row of the parent release keeps that row
+    (:func:`~ocforge.filters.released.prefer_released`); unchanged without a parent."""
+
+    def run(self, data: DocumentsPipeline = None, _: int = 0, world_size: int = 1):
+        super().run(data, _, world_size)
+        with self.track_time():
+            swaps = prefer_released(self.input_folder, self.output_folder)
+        if swaps:
+            self.stat_update("kept_released", value=swaps)
+
+
 def cluster_step(
     buckets_folder: str, clusters_folder: str, config: MinhashConfig
 ) -> MinhashDedupCluster:
-    return MinhashDedupCluster(
+    return ReleasedFirstCluster(
         input_folder=buckets_folder,
         output_folder=clusters_folder,
         config=config,

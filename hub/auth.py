@@ -34,6 +34,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from ocforge.errors import TokenConfigError
+
 from .errors import BadRequestError, ForbiddenError, UnauthorizedError
 from .validation import check_name_part
 
@@ -44,10 +46,6 @@ ADMIN_USERNAME = DEFAULT_USERNAME
 #: org column meaning "every namespace"
 ALL_NAMESPACES = "*"
 ROLES = ("read", "write")
-
-
-class TokenConfigError(ValueError):
-    """A token file or token variable is malformed (the message never quotes a token)."""
 
 
 @dataclass(frozen=True)

@@ -183,18 +183,7 @@ def repo_info(ctx: HubContext, req: Request, key: RepoKey, revision: str | None)
             }
         siblings.append(sibling)
     info: dict[str, Any] = {
-        "_id": repo.meta.get("uuid"),
-        "id": key.repo_id,
-        "author": key.namespace,
-        "sha": commit.id,
-        "private": repo.private,
-        "gated": False,
-        "disabled": False,
-        "downloads": 0,
-        "likes": 0,
-        "tags": [],
-        "createdAt": repo.created_at,
-        "lastModified": commit.date,
+        **_repo_summary(repo, key, commit),
         "siblings": siblings,
         "xetEnabled": True,
         "usedStorage": sum(e.size for e in tree.files.values()),
@@ -207,6 +196,24 @@ def repo_info(ctx: HubContext, req: Request, key: RepoKey, revision: str | None)
         if card is not None:
             info["cardData"] = card
     return json_response(info)
+
+
+def _repo_summary(repo: Repo, key: RepoKey, commit: Commit) -> dict[str, Any]:
+    """The fields a repo listing and a repo's info share, at ``commit``."""
+    return {
+        "_id": repo.meta.get("uuid"),
+        "id": key.repo_id,
+        "author": key.namespace,
+        "sha": commit.id,
+        "private": repo.private,
+        "gated": False,
+        "disabled": False,
+        "downloads": 0,
+        "likes": 0,
+        "tags": [],
+        "createdAt": repo.created_at,
+        "lastModified": commit.date,
+    }
 
 
 def list_repos(ctx: HubContext, req: Request, repo_type: str) -> Response:
@@ -225,22 +232,7 @@ def list_repos(ctx: HubContext, req: Request, repo_type: str) -> Response:
             head = repo.resolve("main")
         except HubError:
             continue  # deleted meanwhile, private, or without main
-        items.append(
-            {
-                "_id": repo.meta.get("uuid"),
-                "id": key.repo_id,
-                "author": key.namespace,
-                "sha": head.id,
-                "private": repo.private,
-                "gated": False,
-                "disabled": False,
-                "downloads": 0,
-                "likes": 0,
-                "tags": [],
-                "createdAt": repo.created_at,
-                "lastModified": head.date,
-            }
-        )
+        items.append(_repo_summary(repo, key, head))
         if limit and limit.isdigit() and len(items) >= int(limit):
             break
     return json_response(items)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ocforge.errors import OcforgeError
+from ocforge.errors import CheckpointError
 from ocforge.models.weights import (
     INDEX_NAME,
     check_sharded,
@@ -66,16 +66,6 @@ STRAY_PATTERNS = (
     ("wandb/*", "Weights & Biases logs"),
 )
 LARGE_FILE = 10 * 1024 * 1024
-
-
-class CheckpointError(OcforgeError):
-    """The checkpoint is unusable or unsafe to publish; ``problems`` lists every finding."""
-
-    def __init__(self, checkpoint: Path, problems: list[str]):
-        self.checkpoint = checkpoint
-        self.problems = problems
-        lines = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"checkpoint {checkpoint} cannot be published:\n{lines}")
 
 
 @dataclass

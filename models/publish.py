@@ -8,6 +8,11 @@ content makes no commit; a version tag never moves. A publish commit whose tag w
 release_title`) and is tagged by the next run that publishes the same content; files are compared
 by hash, which is the check a model commit gets before its tag. Hub failures are raised as
 ocforge's errors (:class:`~ocforge.errors.PublishError`, :class:`~ocforge.errors.HubAccessError`).
+
+A checkpoint of ``ocforge train sft`` carries ``training.json`` (:mod:`ocforge.training_manifest`):
+the card's Training section is rendered from it (release and commit, rows used and dropped, the
+recipe and its sha256, seed, versions), it names the dataset release when ``--dataset`` is left
+out, and a ``--dataset`` naming another commit than the one trained on is refused.
 """
 
 from __future__ import annotations
@@ -16,18 +21,25 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, ModelCard
 
 from ocforge.cards.model_card import render_model_card
 from ocforge.errors import HubAccessError, ModelPublishError
-from ocforge.evals.dataset_ref import DatasetRelease, download_text, resolve_release
 from ocforge.evals.run import EVALS_DIR
 from ocforge.hashing import file_sha256, git_blob_id
 from ocforge.models.checkpoint import CheckedCheckpoint, check_checkpoint, training_facts
 from ocforge.publish import protocol
+from ocforge.publish.dataset_ref import DatasetRelease, download_text, resolve_release
 from ocforge.publish.protocol import Refs, describe, hub_errors
 from ocforge.publish.versions import Version, next_version
+from ocforge.training_manifest import (
+    TRAINING_MANIFEST,
+    card_training,
+    read_training_manifest,
+    trained_on,
+)
 
 REPO_TYPE = "model"
 README = "README.md"
@@ -48,6 +60,8 @@ class ModelPublishResult:
     warnings: list[str] = field(default_factory=list)
     card: str = ""
     dry_run: bool = False
+    training: dict[str, Any] | None = None  # the checkpoint's training.json, when it has one
+    base_model: str = ""
 
 
 @dataclass(frozen=True)
@@ -103,6 +117,74 @@ def _dataset_release(api: HfApi, dataset: str) -> DatasetRelease:
         raise HubAccessError(f"cannot read {dataset} on {api.endpoint}: {describe(exc)}") from exc
 
 
+def check_trained_on(
+    checkpoint: Path, manifest: dict[str, Any], release: DatasetRelease, given: str | None
+) -> None:
+    """The release to name on the card must be the very commit ``training.json`` records.
+
+    Raises:
+        ModelPublishError: another repo or commit, with both references and what to pass.
+    """
+    ds = manifest["dataset"]
+    if release.repo_id == ds["repo_id"] and release.sha == ds["sha"]:
+        return
+    recorded = f"{trained_on(manifest)} (commit {ds['sha']})"
+    where = f"{Path(checkpoint) / TRAINING_MANIFEST}"
+    if given is None:  # the recorded tag now names another commit: the card would lie
+        raise ModelPublishError(
+            f"{where} records {recorded}, but {release.ref} now resolves to commit "
+            f"{release.sha}: the tag was moved on {release.repo_id}; pass --dataset "
+            f"{ds['repo_id']}@{ds['sha']} to name the commit trained on"
+        )
+    raise ModelPublishError(
+        f"--dataset {given} is commit {release.sha} of {release.repo_id}, but the model was "
+        f"trained on {recorded} ({where}): pass --dataset {trained_on(manifest)}, or leave "
+        "--dataset out to use the release training.json names"
+    )
+
+
+def _base_model(checkpoint: Path, manifest: dict[str, Any] | None, base_model: str | None) -> str:
+    """``--base-model``, else the Hub id training loaded the base model from.
+
+    Raises:
+        ModelPublishError: neither is there (the card's ``base_model`` must be a Hub id).
+    """
+    if base_model:
+        return base_model
+    base = (manifest or {}).get("base_model", {})
+    if base.get("repo_id"):
+        return base["repo_id"]
+    origin = f"trained from the folder {base['ref']}" if base.get("ref") else "no training.json"
+    raise ModelPublishError(
+        f"--base-model HUB_ID is needed for {checkpoint} ({origin}): the card names the base "
+        "model by its Hub id"
+    )
+
+
+def _inputs(
+    api: HfApi, checkpoint: Path, dataset: str | None, base_model: str | None
+) -> tuple[DatasetRelease, dict[str, Any] | None, str]:
+    """(the dataset release, the training manifest or None, the base model's Hub id).
+
+    Raises:
+        TrainManifestError: ``training.json`` is unreadable.
+        ModelPublishError: no dataset release to name, another one than training's, no base model.
+        ReleaseRefError, HubAccessError: the release does not resolve.
+    """
+    manifest = read_training_manifest(checkpoint)
+    ref = dataset or (trained_on(manifest) if manifest else None)
+    if ref is None:
+        raise ModelPublishError(
+            f"--dataset ORG/NAME@vX.Y.Z is needed: {checkpoint} has no {TRAINING_MANIFEST} "
+            "(written by `ocforge train sft`) naming the release it was trained on"
+        )
+    base = _base_model(checkpoint, manifest, base_model)
+    release = _dataset_release(api, ref)
+    if manifest is not None:
+        check_trained_on(checkpoint, manifest, release, dataset)
+    return release, manifest, base
+
+
 def _same(local: bytes | Path, remote: Any) -> bool:
     if remote is None:
         return False
@@ -136,19 +218,24 @@ def _read_main(
     return remote, ModelCard(text, ignore_metadata_errors=True).data.eval_results
 
 
+def link_base(endpoint: str) -> str:
+    """The host part of the card's dataset link: none (a root-relative link) for a Hub on this
+    machine, whose embedded server listens on a new port every run; otherwise ``endpoint``. The
+    same content then renders the same card, so publishing it again makes no commit."""
+    loopback = (urlsplit(endpoint).hostname or "") in ("127.0.0.1", "localhost", "::1")
+    return "" if loopback else endpoint
+
+
 def _card(
     api: HfApi,
     checked: CheckedCheckpoint,
     release: DatasetRelease,
     repo_id: str,
     eval_results: list[Any] | None,
+    manifest: dict[str, Any] | None,
     **kw: Any,
 ) -> str:
-    dataset_rows = sum(
-        c.get("rows", 0)
-        for c in release.manifest.get("configs", {}).values()
-        if c.get("kind") != "eval"
-    )
+    dataset_rows = sum(c.rows for c in release.manifest.configs.values() if c.kind != "eval")
     return render_model_card(
         model_id=repo_id,
         dataset_repo=release.repo_id,
@@ -159,9 +246,10 @@ def _card(
         num_parameters=checked.num_parameters,
         has_chat_template=checked.has_chat_template,
         training_facts=training_facts(checked.root),
-        endpoint=api.endpoint,
+        endpoint=link_base(api.endpoint),
         dataset_rows=dataset_rows or None,
         eval_results=eval_results,
+        training=card_training(manifest) if manifest else None,
         **kw,
     )
 
@@ -187,8 +275,8 @@ def publish_model(
     checkpoint: Path,
     repo_id: str,
     *,
-    base_model: str,
-    dataset: str,
+    base_model: str | None = None,
+    dataset: str | None = None,
     version: str | None = None,
     private: bool = False,
     license: str = "other",
@@ -200,7 +288,9 @@ def publish_model(
 ) -> ModelPublishResult:
     """Validate ``checkpoint``, write its model card, push both in one commit and tag it.
 
-    ``dataset`` is ``ORG/NAME@REVISION`` (a release tag, resolved to its commit for the card).
+    ``dataset`` is ``ORG/NAME@REVISION`` (a release tag, resolved to its commit for the card);
+    with a ``training.json`` it defaults to the release trained on and must resolve to its
+    commit, and ``base_model`` defaults to the Hub id training loaded (a local folder has none).
     ``version`` defaults to the next minor version after the repo's latest ``v*`` tag (``1.0.0``
     for a new repo). When ``main`` already holds exactly this content, nothing is pushed and the
     latest version is reported (a publish commit left untagged by an interrupted run is tagged).
@@ -209,27 +299,23 @@ def publish_model(
 
     Raises:
         CheckpointError: the checkpoint failed validation (every problem listed).
+        TrainManifestError: its ``training.json`` is unreadable.
         ReleaseRefError: the dataset release does not resolve.
-        ModelPublishError: the version's tag exists on different content.
+        ModelPublishError: the version's tag exists on different content; ``dataset`` is not the
+            commit trained on; no dataset or base model to name.
         HubAccessError: the model repo cannot be read.
         PublishError: the commit or tag could not be created (``main`` moved meanwhile, ...).
     """
     checked = check_checkpoint(
         checkpoint, allow_pickle=allow_pickle, include=include, exclude=exclude
     )
-    release = _dataset_release(api, dataset)
+    release, manifest, base_model = _inputs(api, checkpoint, dataset, base_model)
     refs = protocol.read_refs(api, repo_id, REPO_TYPE, api.endpoint)
     remote, eval_results = _read_main(api, repo_id, refs, checked)
     card = _card(
-        api,
-        checked,
-        release,
-        repo_id,
-        eval_results,
-        base_model=base_model,
-        license=license,
-        tags=tags,
-    )
+        api, checked, release, repo_id, eval_results, manifest,
+        base_model=base_model, license=license, tags=tags,
+    )  # fmt: skip
     card_bytes = card.encode("utf-8")
     uploaded, unchanged, deleted = _compare(checked, card_bytes, remote, bool(eval_results))
     changed = bool(uploaded or deleted)
@@ -252,6 +338,8 @@ def publish_model(
         warnings=list(checked.warnings),
         card=card,
         dry_run=dry_run,
+        training=manifest,
+        base_model=base_model,
     )
     if dry_run:
         return result

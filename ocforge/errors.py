@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 class OcforgeError(Exception):
     """Base class of every error ocforge raises on purpose."""
@@ -97,6 +99,21 @@ class VerificationError(OcforgeError, RuntimeError):
     ``release.json``; the commit was not tagged."""
 
 
+class ManifestError(OcforgeError, ValueError):
+    """A ``release.json`` is not JSON or not a manifest.
+
+    ``source`` names the file (a path, or the repo and revision it was read at); each entry of
+    ``problems`` is one line naming the field path (``configs.generate.splits.train.rows``) and
+    what was expected there.
+    """
+
+    def __init__(self, source: str, problems: list[str]):
+        self.source = source
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"invalid release.json {source}:\n{lines}")
+
+
 class ReleaseNotFoundError(OcforgeError, LookupError):
     """The repo, or the release asked for, does not exist on the target."""
 
@@ -125,3 +142,37 @@ class SecretFoundError(OcforgeError, ValueError):
 class TokenConfigError(OcforgeError, ValueError):
     """A token file or token variable of the local Hub is malformed (the message never quotes a
     token)."""
+
+
+# --- models, training and judged evals (ocforge.models, ocforge.train, ocforge.evals.judge) ---
+
+
+class CheckpointError(OcforgeError, ValueError):
+    """The checkpoint is unusable or unsafe to publish; ``problems`` lists every finding."""
+
+    def __init__(self, checkpoint: Path, problems: list[str]):
+        self.checkpoint = checkpoint
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"checkpoint {checkpoint} cannot be published:\n{lines}")
+
+
+class TrainError(OcforgeError, RuntimeError):
+    """Training cannot start or continue as asked; the message says what to change."""
+
+
+class DatasetRefError(TrainError, ValueError):
+    """``--dataset`` is malformed, or its repo or revision is not on the target Hub."""
+
+
+class TrainManifestError(TrainError, ValueError):
+    """A checkpoint's training.json is unreadable or not a training manifest."""
+
+
+class JudgeError(OcforgeError, RuntimeError):
+    """A judged evaluation cannot run or finish: an endpoint refused or could not be reached, a
+    prepared set is missing or malformed, or the results cannot be recorded."""
+
+
+class JudgeConfigError(OcforgeError, ValueError):
+    """A file under ``configs/judge/`` is malformed: the message names the file and the key."""

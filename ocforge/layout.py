@@ -3,7 +3,10 @@
 
 Rows are split by a stable hash of ``character_id``, assigned to a shard by a stable hash of
 their id and sorted by id within it, so the same rows always give the same files, byte for byte,
-and changing a few rows rewrites only the shards that hold them.
+and changing a few rows rewrites only the shards that hold them. A build that follows a parent
+release (``parent``) keeps the parent's shard count, shards, row order and row groups for the
+rows it still holds and puts new rows after them (:mod:`ocforge.parent_layout`), so that Xet
+uploads only the row groups that changed.
 
 A split with no rows is left out: no file, no entry in the config. ``datasets.load_dataset``
 cannot load a split of 0 rows in any file layout (a row group of 0 rows fails with ``BatchSize
@@ -16,10 +19,10 @@ from __future__ import annotations
 import itertools
 import math
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -29,6 +32,9 @@ import pyarrow.parquet as pq
 from ocforge.hashing import file_sha256
 from ocforge.outputs import ShardFile, SplitOutput
 from ocforge.records import content_id, id_column
+
+if TYPE_CHECKING:
+    from ocforge.parent_layout import SplitLayout
 
 SPLITS = ("train", "test")
 
@@ -104,10 +110,17 @@ def _split_names(table: pa.Table, test_fraction: float, seed: int) -> np.ndarray
 
 
 def _write_shard(
-    table: pa.Table, rows: np.ndarray, path: Path, row_group_rows: int
+    table: pa.Table,
+    rows: np.ndarray,
+    path: Path,
+    row_group_rows: int,
+    groups: Sequence[int] | None = None,
 ) -> tuple[int, int, str]:
     """Write ``table``'s ``rows`` (in that order) to ``path``; (Arrow bytes, file size, SHA-256).
 
+    Row groups hold ``row_group_rows`` rows (the last one the rest), or the sizes ``groups``
+    lists (a layout that follows a parent release); one write per row group gives the same
+    bytes as one write of many, so both kinds of shard are the same file for the same groups.
     The shard is taken and written a few row groups at a time: the file is the same as from one
     write of the whole shard, without a second copy of it in memory. An empty shard has the
     schema and no row group at all: ``datasets`` reads a row group of 0 rows with batch size 0
@@ -122,11 +135,54 @@ def _write_shard(
         use_content_defined_chunking=True,
         write_page_index=True,
     ) as writer:
-        for start in range(0, len(rows), step):
-            piece = table.take(rows[start : start + step])
-            nbytes += piece.nbytes
-            writer.write_table(piece, row_group_size=row_group_rows)
+        if groups is None:
+            for start in range(0, len(rows), step):
+                piece = table.take(rows[start : start + step])
+                nbytes += piece.nbytes
+                writer.write_table(piece, row_group_size=row_group_rows)
+        else:
+            for start, sizes in _group_batches(groups, step):
+                piece = table.take(rows[start : start + sum(sizes)])
+                nbytes += piece.nbytes
+                offset = 0
+                for size in sizes:
+                    writer.write_table(piece.slice(offset, size), row_group_size=size)
+                    offset += size
     return nbytes, path.stat().st_size, file_sha256(path)
+
+
+def _group_batches(groups: Sequence[int], step: int) -> Iterable[tuple[int, list[int]]]:
+    """(first row, group sizes) of consecutive row groups of about ``step`` rows together."""
+    start, batch = 0, []
+    for size in groups:
+        batch.append(size)
+        if sum(batch) >= step:
+            yield start, batch
+            start, batch = start + sum(batch), []
+    if batch:
+        yield start, batch
+
+
+def _split_shards(
+    rows: np.ndarray,
+    ids: Sequence[str],
+    parent: SplitLayout | None,
+    max_shard_rows: int,
+    row_group_rows: int,
+) -> list[tuple[np.ndarray, list[int] | None]]:
+    """A split's shards: (its ``rows``, which come in id order, in file order; the sizes of its
+    row groups, or ``None`` for ``row_group_rows`` each), after the parent's layout if given."""
+    if parent is not None:
+        from ocforge.parent_layout import follow  # it imports this module
+
+        followed = follow(
+            rows, ids, parent, max_shard_rows=max_shard_rows, row_group_rows=row_group_rows
+        )
+        if followed is not None:
+            return [(r, list(g)) for r, g in followed]
+    n_shards = shard_count(len(rows), max_shard_rows)
+    shard_of = np.array([shard_index(ids[i], n_shards) for i in rows], dtype=np.int64)
+    return [(rows[shard_of == i] if n_shards > 1 else rows, None) for i in range(n_shards)]
 
 
 def write_config(
@@ -140,9 +196,13 @@ def write_config(
     max_shard_rows: int,
     row_group_rows: int,
     threads: int | None = None,
+    parent: Mapping[str, SplitLayout] | None = None,
 ) -> dict[str, SplitOutput]:
     """Write ``rows`` (a table in ``schema``, or dicts matching it: any iterable, consumed once)
-    under ``root/data/<config>/``, each shard sorted by id.
+    under ``root/data/<config>/``, each shard sorted by id; or, for the splits ``parent`` (the
+    config's splits in the parent release) has, in the parent's shards and order with new rows
+    after them (:func:`ocforge.parent_layout.follow`). Without ``parent`` the files are exactly
+    those of a build that never heard of one.
 
     The ``test`` split is asked for whenever ``test_fraction > 0``; a split that gets no rows is
     left out (no file; named in the result's ``left_out``), since ``load_dataset`` cannot read a
@@ -163,16 +223,18 @@ def write_config(
     wanted = tuple(split for split in asked if (split_names == split).any())
     folder = root / "data" / config
     folder.mkdir(parents=True, exist_ok=True)
-    jobs: list[tuple[str, str, np.ndarray]] = []  # (split, file, row numbers in id order)
+    # (split, file, row numbers in file order, row group sizes or None for the fixed size)
+    jobs: list[tuple[str, str, np.ndarray, list[int] | None]] = []
     sizes: dict[str, int] = {}
     for split in wanted:
         in_split = order[split_names == split]
         sizes[split] = len(in_split)
-        n_shards = shard_count(len(in_split), max_shard_rows)
-        shard_of = np.array([shard_index(ids[i], n_shards) for i in in_split], dtype=np.int64)
-        for i in range(n_shards):
-            rel = f"data/{config}/{split}-{i:05d}-of-{n_shards:05d}.parquet"
-            jobs.append((split, rel, in_split[shard_of == i] if n_shards > 1 else in_split))
+        shards = _split_shards(
+            in_split, ids, (parent or {}).get(split), max_shard_rows, row_group_rows
+        )
+        for i, (shard_rows, groups) in enumerate(shards):
+            rel = f"data/{config}/{split}-{i:05d}-of-{len(shards):05d}.parquet"
+            jobs.append((split, rel, shard_rows, groups))
     del ids
     workers = threads or min(4, os.cpu_count() or 1)
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -180,16 +242,17 @@ def write_config(
             pool.map(
                 _write_shard,
                 itertools.repeat(table),
-                [rows for _, _, rows in jobs],
-                [root / rel for _, rel, _ in jobs],
+                [rows for _, _, rows, _ in jobs],
+                [root / rel for _, rel, _, _ in jobs],
                 itertools.repeat(row_group_rows),
+                [groups for _, _, _, groups in jobs],
             )
         )
     outputs = SplitOutputs(
         {split: SplitOutput(name=split, rows=sizes[split], num_bytes=0) for split in wanted},
         left_out=[split for split in asked if split not in wanted],
     )
-    for (split, rel, shard_rows), (nbytes, size, digest) in zip(jobs, written, strict=True):
+    for (split, rel, shard_rows, _), (nbytes, size, digest) in zip(jobs, written, strict=True):
         outputs[split].num_bytes += nbytes
         outputs[split].files.append(ShardFile(rel, len(shard_rows), size, digest))
     del table

@@ -18,6 +18,12 @@ import polars as pl
 from ocforge.errors import LedgerError
 
 OUTCOMES = ("dropped", "duplicates", "quarantined")
+#: the synthesis outcome (stage ``assignment``, reason ``test_overlap``) counting the answers that
+#: split-aware assignment never requested because curation's ``test_overlap`` would have removed
+#: them: shown with the ledger, but not rows set aside
+AVOIDED = "avoided"
+# synthesis outcomes that are not rows set aside (turns of multi-turn inputs; answers not asked)
+_NOT_SET_ASIDE = ("turns_left_out", AVOIDED)
 
 
 @dataclass
@@ -52,8 +58,9 @@ class ConfigLedger:
 class Ledger:
     configs: dict[str, ConfigLedger]
     # what synthesis set aside before curation (``stage -> outcome -> reason -> rows``): input
-    # rows it could not read, profiles and answers the model got wrong, characters it skipped.
-    # Outside the configs' invariant, whose input is what synthesis wrote.
+    # rows it could not read, profiles and answers the model got wrong, characters it skipped;
+    # and the answers it did not request (``AVOIDED``). Outside the configs' invariant, whose
+    # input is what synthesis wrote.
     synthesis: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
 
     @classmethod
@@ -74,14 +81,19 @@ class Ledger:
 
     def synthesis_total(self) -> int:
         """Rows synthesis set aside before curation (0 for a build without synthesis); the turns
-        of multi-turn conversations it left out (``turns_left_out``) are counted apart."""
+        of multi-turn conversations it left out (``turns_left_out``) and the answers it did not
+        request (``AVOIDED``) are counted apart."""
         return sum(
             n
             for outcomes in self.synthesis.values()
             for outcome, reasons in outcomes.items()
-            if outcome != "turns_left_out"
+            if outcome not in _NOT_SET_ASIDE
             for n in reasons.values()
         )
+
+    def _set_aside_anything(self) -> bool:
+        # a synthesis that only avoided requests set nothing aside
+        return any(o != AVOIDED for outcomes in self.synthesis.values() for o in outcomes)
 
     def totals(self) -> dict[str, int]:
         out = {"input": 0, "kept": 0, **dict.fromkeys(OUTCOMES, 0)}
@@ -99,7 +111,7 @@ class Ledger:
             f"input {t['input']} = kept {t['kept']} + dropped {t['dropped']}"
             f" + duplicates {t['duplicates']} + quarantined {t['quarantined']}"
         )
-        if self.synthesis:
+        if self._set_aside_anything():
             line += f"; before curation, synthesis set aside {self.synthesis_total()}"
         return line
 

@@ -115,10 +115,20 @@ class QuestionCorpus(Strict):
 
 
 class AssignmentSettings(Strict):
-    """Each question gets ``characters_per_question`` characters drawn with ``seed``."""
+    """Each question gets ``characters_per_question`` characters drawn with ``seed``.
+
+    ``split_aware`` (the default): a question's split is decided first, with the rule curation
+    applies to characters (``splits.test_fraction`` and ``splits.seed``), and its characters are
+    drawn from that split only, so curation's ``test_overlap`` rule has nothing to remove.
+    ``false``: every character answers questions from the whole pool (the OpenCharacter paper's
+    draw); curation then drops the ``train`` answers of every question that a ``test`` character
+    also answered: about 17% of the answers at ``test_fraction: 0.1`` and 3 characters per
+    question, 9% at 0.05 (``benchmarks/synth/``), generated and then thrown away.
+    """
 
     characters_per_question: int = Field(default=3, ge=1)
     seed: int = 0
+    split_aware: bool = True
 
 
 class SynthDialogues(Strict):

@@ -14,9 +14,10 @@ version or bump asked for give one of
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from ocforge.errors import TagExistsError
+from ocforge.manifest import ReleaseManifest
 from ocforge.publish.protocol import Refs
 from ocforge.publish.versions import Bump, Version, change_level, next_version
 
@@ -35,35 +36,38 @@ class Decision:
 
 
 def pending_build(
-    refs: Refs, head_manifest: dict[str, Any] | None, current: dict[str, Any]
+    refs: Refs, head_manifest: ReleaseManifest | None, current: ReleaseManifest
 ) -> Version | None:
     """The version of the untagged head commit if its ``release.json`` is this build's (apart
     from version and parent) and records a version newer than every tag; else ``None``.
 
     ``current`` is the build's ``release.json`` with its ``card_sha256``. Whether main's data
     files are the build's bytes is the caller's to check (it reads files)."""
-    if head_manifest is None or not head_manifest.get("version"):
+    if head_manifest is None or not head_manifest.version:
         return None
-    version = refs.pending(Version.parse(head_manifest["version"]))
+    version = refs.pending(Version.parse(head_manifest.version))
     if version is None:
         return None
-    card_changed = head_manifest.get("card_sha256") != current.get("card_sha256")
+    card_changed = head_manifest.card_sha256 != current.card_sha256
     if change_level(head_manifest, current, card_changed) is not None:
         return None
     # this very build: the same release.json (row counts, ledger, tools, ...), not only the
-    # same files; a build fixed only in release.json must get a commit of its own
-    if any(head_manifest.get(k) != v for k, v in current.items() if k not in _RELEASE_KEYS):
+    # same files; a build fixed only in release.json must get a commit of its own. Compared in
+    # the JSON form, key by key of the build's: what the release adds (repo, changelog, ...)
+    # is not the build's to match
+    head, build = head_manifest.to_dict(), current.to_dict()
+    if any(head.get(k) != v for k, v in build.items() if k not in _RELEASE_KEYS):
         return None
     return version
 
 
 def decide(
     refs: Refs,
-    current: dict[str, Any],
+    current: ReleaseManifest,
     *,
     repo_id: str,
-    previous: dict[str, Any] | None,
-    head_manifest: dict[str, Any] | None = None,
+    previous: ReleaseManifest | None,
+    head_manifest: ReleaseManifest | None = None,
     head_holds_build: bool = False,
     version: str | None = None,
     bump: Bump = "auto",
@@ -99,7 +103,7 @@ def decide(
             f"untagged commit {(refs.head or '')[:12]} ({pending.tag}) on main differs from "
             "this build's files: a new commit replaces it",
         )
-    card_changed = (previous or {}).get("card_sha256") != current.get("card_sha256")
+    card_changed = (previous.card_sha256 if previous else None) != current.card_sha256
     level = change_level(previous, current, card_changed)
     if latest is not None and level is None:
         same, tag = latest

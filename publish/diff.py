@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 import pyarrow.parquet as pq
+
+from ocforge.manifest import FileEntry, ReleaseManifest, SplitEntry
 
 #: ids named per config/split and kind of change in changelogs and diff output
 NAMED_IDS = 10
@@ -45,21 +46,34 @@ class ReleaseDiff:
         return any(not s.empty for s in self.splits)
 
 
-def _keyed(files: Sequence[Path], id_column: str) -> pl.DataFrame:
-    if not files:
-        return pl.DataFrame(schema={"id": pl.String, "h": pl.UInt64})
-    frame = pl.read_parquet(list(files))
+def row_keys(frame: pl.DataFrame, id_column: str) -> pl.DataFrame:
+    """``(id, h)`` of each row of ``frame``: its id as text and a hash of the whole row's JSON
+    form, so that a row kept as it was has the same ``h`` in both releases."""
     return frame.select(
         pl.col(id_column).cast(pl.String).alias("id"),
         pl.struct(pl.all()).struct.json_encode().hash(seed=0).alias("h"),
     )
 
 
-def split_diff(
-    config: str, split: str, old_files: Sequence[Path], new_files: Sequence[Path], id_column: str
-) -> SplitDiff:
-    """Ids added, removed and changed between two sets of Parquet files of one split."""
-    old, new = _keyed(old_files, id_column), _keyed(new_files, id_column)
+def read_keys(files: Sequence[Path], id_column: str) -> pl.DataFrame:
+    """:func:`row_keys` of every row of ``files``, read with polars in one go."""
+    if not files:
+        return pl.DataFrame(schema={"id": pl.String, "h": pl.UInt64})
+    return row_keys(pl.read_parquet(list(files)), id_column)
+
+
+@dataclass(frozen=True)
+class KeyedFile:
+    """The :func:`row_keys` of one file, computed by whoever read it already (the release's
+    file pass), and the id column they are keyed by."""
+
+    id_column: str
+    keys: pl.DataFrame
+
+
+def split_diff(config: str, split: str, old: pl.DataFrame, new: pl.DataFrame) -> SplitDiff:
+    """Ids added, removed and changed between the :func:`row_keys` of two versions of one
+    split."""
     joined = old.join(new, on="id", how="full", suffix="_new", coalesce=True)
     added = joined.filter(pl.col("h").is_null()).get_column("id").sort().to_list()
     removed = joined.filter(pl.col("h_new").is_null()).get_column("id").sort().to_list()
@@ -123,44 +137,91 @@ def changelog_markdown(diff: ReleaseDiff, notes: Mapping[str, str] | None = None
     return "\n".join(lines)
 
 
-def _id_column(files: list[Path]) -> str:
-    return pq.read_schema(files[0]).names[0] if files else "id"
+def _split_files(splits: dict[str, SplitEntry], split: str) -> list[FileEntry]:
+    return splits[split].files if split in splits else []
+
+
+def _compared(
+    old: ReleaseManifest, new: ReleaseManifest
+) -> Iterator[tuple[str, str, list[FileEntry], list[FileEntry]]]:
+    """``(config, split, old files, new files)`` of every split of a config in both manifests."""
+    for name, new_cfg in new.configs.items():
+        if name not in old.configs:
+            continue
+        old_splits, new_splits = old.configs[name].splits, new_cfg.splits
+        for split in sorted(set(old_splits) | set(new_splits)):
+            yield name, split, _split_files(old_splits, split), _split_files(new_splits, split)
+
+
+def _same_files(o: list[FileEntry], n: list[FileEntry]) -> bool:
+    return [f.sha256 for f in o] == [f.sha256 for f in n]
+
+
+def keyed_files(old: ReleaseManifest | None, new: ReleaseManifest) -> set[str]:
+    """The sha256 of every file, old or new, whose rows :func:`diff_manifests` keys: the files
+    of the splits whose files changed (a split with the same files is not read)."""
+    if old is None:
+        return set()
+    return {
+        f.sha256 for _c, _s, o, n in _compared(old, new) if not _same_files(o, n) for f in (*o, *n)
+    }
+
+
+class _Side:
+    """One version's files: keys the caller holds already (by sha256), the others read."""
+
+    def __init__(self, path_of: Callable[[FileEntry], Path], keyed: Mapping[str, KeyedFile]):
+        self.path_of, self.keyed = path_of, keyed
+
+    def id_column(self, f: FileEntry) -> str:
+        held = self.keyed.get(f.sha256)
+        return held.id_column if held else pq.read_schema(self.path_of(f)).names[0]
+
+    def keys(self, files: list[FileEntry], id_column: str) -> pl.DataFrame:
+        def held(f: FileEntry) -> KeyedFile | None:
+            k = self.keyed.get(f.sha256)
+            return k if k is not None and k.id_column == id_column else None
+
+        read = read_keys([self.path_of(f) for f in files if held(f) is None], id_column)
+        frames = [k.keys for f in files if (k := held(f)) is not None]
+        return pl.concat([*frames, read]) if frames else read
 
 
 def diff_manifests(
-    old: dict[str, Any] | None,
-    new: dict[str, Any],
-    old_file: Callable[[dict[str, Any]], Path],
-    new_file: Callable[[dict[str, Any]], Path],
+    old: ReleaseManifest | None,
+    new: ReleaseManifest,
+    old_file: Callable[[FileEntry], Path],
+    new_file: Callable[[FileEntry], Path],
     old_label: str | None,
     new_label: str,
+    keyed: Mapping[str, KeyedFile] | None = None,
 ) -> ReleaseDiff:
     """Row diff of two ``release.json`` manifests.
 
     Splits whose files have the same hashes are not read; for the others ``old_file`` and
     ``new_file`` give a local path for a manifest file entry (a download, or a local file with
-    the same sha256).
+    the same sha256), called only for the files whose keys ``keyed`` (sha256 -> keys) does
+    not hold already.
     """
     result = ReleaseDiff(old=old_label, new=new_label, splits=[])
     if old is None:
         return result
-    old_cfg, new_cfg = old["configs"], new["configs"]
+    old_cfg, new_cfg = old.configs, new.configs
     result.configs_added = sorted(set(new_cfg) - set(old_cfg))
     result.configs_removed = sorted(set(old_cfg) - set(new_cfg))
-    for name in new_cfg:
-        if name not in old_cfg:
+    result.schema_changed = [
+        name
+        for name in new_cfg
+        if name in old_cfg and old_cfg[name].schema_sha256 != new_cfg[name].schema_sha256
+    ]
+    before, after = _Side(old_file, keyed or {}), _Side(new_file, keyed or {})
+    for name, split, o, n in _compared(old, new):
+        if _same_files(o, n):
+            rows = new_cfg[name].splits[split].rows
+            result.splits.append(SplitDiff(name, split, rows_before=rows, rows_after=rows))
             continue
-        if old_cfg[name]["schema_sha256"] != new_cfg[name]["schema_sha256"]:
-            result.schema_changed.append(name)
-        for split in sorted(set(old_cfg[name]["splits"]) | set(new_cfg[name]["splits"])):
-            o = old_cfg[name]["splits"].get(split, {"files": []})["files"]
-            n = new_cfg[name]["splits"].get(split, {"files": []})["files"]
-            if [f["sha256"] for f in o] == [f["sha256"] for f in n]:
-                rows = new_cfg[name]["splits"][split]["rows"]
-                result.splits.append(SplitDiff(name, split, rows_before=rows, rows_after=rows))
-                continue
-            old_paths = [old_file(f) for f in o]
-            new_paths = [new_file(f) for f in n]
-            id_col = _id_column(new_paths or old_paths)
-            result.splits.append(split_diff(name, split, old_paths, new_paths, id_col))
+        # the id column of the new files (the old ones' when the split is gone)
+        id_col = after.id_column(n[0]) if n else before.id_column(o[0]) if o else "id"
+        old_keys, new_keys = before.keys(o, id_col), after.keys(n, id_col)
+        result.splits.append(split_diff(name, split, old_keys, new_keys))
     return result

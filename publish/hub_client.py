@@ -3,7 +3,8 @@
 * ``local`` (default): the server at ``OCFORGE_HUB_URL`` if set (token from ``OCFORGE_HUB_TOKEN``
   or ``HF_TOKEN``), otherwise an in-process :class:`~ocforge.hub.LocalHub` over
   ``OCFORGE_HUB_ROOT`` (default ``.ocforge/hub``) whose write token is generated once and kept in
-  ``ROOT/tokens`` (mode 0600).
+  ``ROOT/tokens`` (mode 0600), on the port it had the last time (``ROOT/port``) when that is
+  free.
 * ``hf``: huggingface.co (or ``HF_ENDPOINT``) with the token from huggingface_hub's usual places.
 
 Tokens are held in memory only: never printed, logged or written into cards and manifests; signed
@@ -27,7 +28,9 @@ from urllib.parse import urlsplit
 from ocforge.errors import HubAccessError
 
 if TYPE_CHECKING:
-    from huggingface_hub import HfApi
+    from huggingface_hub import HfApi, HfFileSystem
+
+    from ocforge.hub import LocalHub
 
 Target = Literal["local", "hf"]
 HUB_URL_ENV = "OCFORGE_HUB_URL"
@@ -56,6 +59,12 @@ class HubConnection:
             return f"local Hub ({self.root})"
         return "local Hub at " + self.endpoint if self.is_local else self.endpoint
 
+    def filesystem(self) -> HfFileSystem:
+        """An ``HfFileSystem`` on this target with this token, for range reads of files."""
+        from huggingface_hub import HfFileSystem
+
+        return HfFileSystem(endpoint=self.endpoint, token=self._token, skip_instance_cache=True)
+
     def client_env(self) -> dict[str, str]:
         """Environment for a child process that uses huggingface_hub / datasets on this target."""
         if self.is_local:
@@ -74,20 +83,49 @@ def _is_loopback(endpoint: str) -> bool:
 
 @contextlib.contextmanager
 def _local_client_mode() -> Iterator[None]:
-    """Let this process's huggingface_hub talk to a loopback Hub.
+    """Let this process's huggingface_hub talk to a loopback Hub, restored afterwards.
 
-    huggingface_hub reads ``HF_HUB_OFFLINE`` and ``HF_HUB_DISABLE_XET`` into module constants at
-    import time. A loopback server is not "the network" an offline setting guards, and the local
-    Hub speaks LFS, not Xet; both are restored afterwards.
+    huggingface_hub reads ``HF_HUB_OFFLINE`` into a module constant at import time, and a
+    loopback server is not "the network" an offline setting guards. Nothing else changes: the
+    local Hub speaks Xet, so uploads go through hf_xet with its default settings (and its cache,
+    under ``HF_XET_CACHE`` or ``HF_HOME``), exactly as with ``--target hf``; a user who sets
+    ``HF_HUB_DISABLE_XET=1`` gets the LFS path with either target.
     """
     from huggingface_hub import constants
 
-    saved = constants.HF_HUB_OFFLINE, constants.HF_HUB_DISABLE_XET
-    constants.HF_HUB_OFFLINE, constants.HF_HUB_DISABLE_XET = False, True
+    saved = constants.HF_HUB_OFFLINE
+    constants.HF_HUB_OFFLINE = False
     try:
         yield
     finally:
-        constants.HF_HUB_OFFLINE, constants.HF_HUB_DISABLE_XET = saved
+        constants.HF_HUB_OFFLINE = saved
+
+
+PORT_FILE = "port"
+
+
+def _start_local(root: Path) -> LocalHub:
+    """The in-process server over ``root``, on the port of its last run when that is free.
+
+    hf_xet keys its client cache (the chunks it knows the server holds, so need not send) by
+    the CAS address, which holds the port: on a new port every run, a release in a new process
+    would upload every chunk again, where huggingface.co's fixed address lets the client skip
+    what the previous release sent."""
+    from ocforge.hub import LocalHub
+
+    path = root / PORT_FILE
+    try:
+        port = int(path.read_text(encoding="ascii").strip())
+    except (OSError, ValueError):
+        port = 0
+    try:
+        hub = LocalHub(root, token_file=root / "tokens", port=port).start()
+    except OSError:  # taken by another program (or another run over this root): any port
+        hub = LocalHub(root, token_file=root / "tokens").start()
+    bound = urlsplit(hub.endpoint).port
+    if bound != port:
+        path.write_text(f"{bound}\n", encoding="ascii")
+    return hub
 
 
 def stored_token(root: Path) -> str:
@@ -140,7 +178,7 @@ def connect(
 def _open(
     target: Target, *, endpoint: str | None, token: str | None, hub_root: Path | None
 ) -> Iterator[HubConnection]:
-    from huggingface_hub import HfApi
+    from huggingface_hub import HfApi, close_session
 
     if target == "hf":
         from huggingface_hub import constants, get_token
@@ -160,10 +198,16 @@ def _open(
         with mode:
             yield HubConnection("local", url.rstrip("/"), HfApi(endpoint=url, token=token), token)
         return
-    from ocforge.hub import LocalHub
-
     root = Path(hub_root or os.environ.get(HUB_ROOT_ENV) or DEFAULT_HUB_ROOT)
     token = stored_token(root)
-    with LocalHub(root, token_file=root / "tokens") as hub, _local_client_mode():
-        api = HfApi(endpoint=hub.endpoint, token=token)
-        yield HubConnection("local", hub.endpoint, api, token, root=root)
+    hub = _start_local(root)
+    try:
+        with _local_client_mode():
+            api = HfApi(endpoint=hub.endpoint, token=token)
+            yield HubConnection("local", hub.endpoint, api, token, root=root)
+    finally:
+        hub.stop()
+        # A stopped server's handler threads keep serving the keep-alive connections clients
+        # pooled: the next server on this port (a later connection of this process) would see
+        # its requests answered by the old one. Closing huggingface_hub's pool ends them.
+        close_session()

@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from ocforge.hashing import file_sha256, git_blob_id
+from ocforge.manifest import ParentRef, ReleaseManifest
 
 Action = Literal["add", "replace", "delete", "keep"]
 #: remote folders a release owns: stale files there are deleted; anything else is left alone
@@ -43,11 +44,11 @@ class ReleasePlan:
     status: Literal["release", "up-to-date", "finish-tag"]
     level: str | None
     base_commit: str | None  # head of main the commit is based on (parent_commit)
-    parent: dict[str, Any] | None
+    parent: ParentRef | None
     files: list[FileAction] = field(default_factory=list)
     changelog: str = ""
     card_diff: str = ""
-    manifest: dict[str, Any] = field(default_factory=dict, repr=False)
+    manifest: ReleaseManifest | None = field(default=None, repr=False)
 
     @property
     def uploads(self) -> list[FileAction]:
@@ -69,9 +70,7 @@ class ReleasePlan:
 
     def format(self, *, show_card_diff: bool = True) -> str:
         """Human-readable plan (for ``--dry-run``)."""
-        parent = (
-            f"{self.parent['version']} ({self.parent['commit'][:12]})" if self.parent else "none"
-        )
+        parent = f"{self.parent.version} ({self.parent.commit[:12]})" if self.parent else "none"
         lines = [
             f"repo: {self.repo_id} on {self.target}",
             f"version: {self.version} (tag {self.tag}, {self.level or 'no'} change; parent {parent})",

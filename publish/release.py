@@ -13,22 +13,20 @@ no commit).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ocforge.errors import HubAccessError, SecretFoundError
-from ocforge.manifest import MANIFEST_NAME
+from ocforge.errors import SecretFoundError
+from ocforge.manifest import MANIFEST_NAME, ParentRef, ReleaseManifest, manifest_text
 from ocforge.publish.decision import Decision, decide, pending_build
-from ocforge.publish.diff import card_diff, changelog_markdown, diff_manifests
+from ocforge.publish.diff import card_diff
 from ocforge.publish.hub_client import HubConnection
 from ocforge.publish.local_build import LocalBuild
 from ocforge.publish.local_build import scan_build as scan_build  # tests/test_secret_scan.py
 from ocforge.publish.plan import ReleasePlan, file_actions
-from ocforge.publish.protocol import describe, hub_errors
-from ocforge.publish.remote import README, RemoteState, download
+from ocforge.publish.remote import README, RemoteState
 from ocforge.publish.secrets import scan_text
 from ocforge.publish.tagging import commit_verify_tag, create_repo, finish_untagged
 from ocforge.publish.tagging import tree_holds_build as _tree_holds_build
@@ -85,7 +83,7 @@ def decide_release(
 ) -> Decision:
     """:func:`~ocforge.publish.decision.decide` for this build; main's data files are hashed
     only when its head is an untagged commit of this build's ``release.json``."""
-    current = {**build.manifest, "card_sha256": card_sha256}
+    current = build.manifest.model_copy(update={"card_sha256": card_sha256})
     holds = (
         not dry_run
         and pending_build(remote.refs, remote.head_manifest, current) is not None
@@ -135,7 +133,8 @@ def up_to_date(
     verify: bool,
 ) -> ReleaseResult:
     """The latest release already holds this content: no commit; ``verify`` loads it back."""
-    previous = remote.previous or {}
+    previous = remote.previous
+    assert previous is not None  # up to date means there is a latest release
     version, tag = decision.version, decision.version.tag
     plan = ReleasePlan(
         repo_id,
@@ -145,7 +144,7 @@ def up_to_date(
         "up-to-date",
         None,
         remote.head,
-        previous.get("parent"),
+        previous.parent,
         manifest=previous,
     )
     sha = remote.tag_commits.get(tag)
@@ -158,40 +157,12 @@ def up_to_date(
 # --------------------------------------------------------------------------- a new version
 
 
-def release_changelog(
-    conn: HubConnection, repo_id: str, build: LocalBuild, remote: RemoteState, tag: str, cache: Path
-) -> str:
-    """The changelog of release ``tag`` against the latest release (rows added, removed and
-    changed by id)."""
-    old_rev = remote.latest[1] if remote.latest else None
-    local_by_sha = {sha: build.root / path for path, sha in build.data_sha.items()}
-
-    def old_file(f: dict[str, Any]) -> Path:
-        # files a release keeps are byte-identical to the build's: read them locally
-        if f["sha256"] in local_by_sha:
-            return local_by_sha[f["sha256"]]
-        return download(conn, repo_id, f["path"], old_rev or "main", cache)
-
-    try:
-        diff = diff_manifests(
-            remote.previous,
-            build.manifest,
-            old_file,
-            lambda f: build.root / f["path"],
-            old_rev,
-            tag,
-        )
-    except hub_errors() as exc:
-        raise HubAccessError(f"cannot read {repo_id} on {conn.display}: {describe(exc)}") from exc
-    return changelog_markdown(diff)
-
-
-def parent_of(remote: RemoteState) -> dict[str, str] | None:
+def parent_of(remote: RemoteState) -> ParentRef | None:
     """The release a new version follows: version, tag and commit of the latest release."""
     if remote.latest is None:
         return None
     version, tag = remote.latest
-    return {"version": str(version), "tag": tag, "commit": remote.tag_commits[tag]}
+    return ParentRef(version=str(version), tag=tag, commit=remote.tag_commits[tag])
 
 
 def release_manifest(
@@ -201,17 +172,18 @@ def release_manifest(
     remote: RemoteState,
     card: ReleaseCard,
     changelog: str,
-) -> dict[str, Any]:
-    """The ``release.json`` of the new version."""
-    return {
-        **build.manifest,
-        "version": str(decision.version),
-        "parent": parent_of(remote),
-        "repo": repo_id,
-        "card_sha256": card.sha256,
-        "card_metadata": card.metadata,
-        "changelog": changelog,
-    }
+) -> ReleaseManifest:
+    """The ``release.json`` of the new version: the build's, with the release's keys set."""
+    return build.manifest.model_copy(
+        update={
+            "version": str(decision.version),
+            "parent": parent_of(remote),
+            "repo": repo_id,
+            "card_sha256": card.sha256,
+            "card_metadata": card.metadata,
+            "changelog": changelog,
+        }
+    )
 
 
 def plan_release(
@@ -220,7 +192,7 @@ def plan_release(
     remote: RemoteState,
     decision: Decision,
     card: ReleaseCard,
-    manifest: dict[str, Any],
+    manifest: ReleaseManifest,
     staging: Path,
 ) -> ReleasePlan:
     """Scan the card and ``release.json``, stage them, and compare every file with ``main``.
@@ -228,30 +200,30 @@ def plan_release(
     Raises:
         SecretFoundError: the card or ``release.json`` hold a token-like string.
     """
-    manifest_text = json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
+    text = manifest_text(manifest)
     findings = scan_text(card.text, README, build.allow) + scan_text(
-        manifest_text, MANIFEST_NAME, build.allow
+        text, MANIFEST_NAME, build.allow
     )
     if findings:
         raise SecretFoundError(findings)
     (staging / README).write_text(card.text, encoding="utf-8")
-    (staging / MANIFEST_NAME).write_text(manifest_text, encoding="utf-8")
+    (staging / MANIFEST_NAME).write_text(text, encoding="utf-8")
     local_files = {p: build.root / p for p in build.data_sha}
     local_files.update(card.plots)
     local_files[README] = staging / README
     local_files[MANIFEST_NAME] = staging / MANIFEST_NAME
     tag = decision.version.tag
     return ReleasePlan(
-        repo_id=manifest["repo"],
+        repo_id=manifest.repo or "",
         target=conn.display,
         version=str(decision.version),
         tag=tag,
         status="release",
         level=decision.level,
         base_commit=remote.head,
-        parent=manifest["parent"],
+        parent=manifest.parent,
         files=file_actions(local_files, remote.tree, build.data_sha),
-        changelog=manifest["changelog"],
+        changelog=manifest.changelog or "",
         card_diff=card_diff(remote.readme, card.text, "main", tag),
         manifest=manifest,
     )

@@ -4,13 +4,11 @@ tags (:class:`~ocforge.publish.protocol.Refs`), the file tree with hashes, the c
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from ocforge.errors import HubAccessError
-from ocforge.manifest import MANIFEST_NAME
+from ocforge.manifest import MANIFEST_NAME, ReleaseManifest, parse_manifest
 from ocforge.publish.hub_client import HubConnection
 from ocforge.publish.plan import RemoteFile
 from ocforge.publish.protocol import Refs, describe, hub_errors, read_refs
@@ -25,8 +23,8 @@ class RemoteState:
     refs: Refs
     tree: dict[str, RemoteFile] = field(default_factory=dict)
     readme: str | None = None
-    head_manifest: dict[str, Any] | None = None
-    previous: dict[str, Any] | None = None  # release.json at the latest release tag
+    head_manifest: ReleaseManifest | None = None
+    previous: ReleaseManifest | None = None  # release.json at the latest release tag
 
     @property
     def exists(self) -> bool:
@@ -62,6 +60,7 @@ def remote_state(conn: HubConnection, repo_id: str, cache: Path) -> RemoteState:
 
     Raises:
         HubAccessError: the Hub cannot be reached or refused a read (the token is never shown).
+        ManifestError: the ``release.json`` at the head or the latest tag is not a manifest.
     """
     refs = read_refs(conn.api, repo_id, REPO_TYPE, conn.display)
     remote = RemoteState(refs)
@@ -90,10 +89,14 @@ def _read_head(conn: HubConnection, repo_id: str, remote: RemoteState, cache: Pa
     if README in remote.tree:
         remote.readme = download(conn, repo_id, README, head, cache).read_text("utf-8")
     if MANIFEST_NAME in remote.tree:
-        remote.head_manifest = json.loads(
-            download(conn, repo_id, MANIFEST_NAME, head, cache).read_text("utf-8")
-        )
+        remote.head_manifest = manifest_at(conn, repo_id, head, cache)
 
 
-def manifest_at(conn: HubConnection, repo_id: str, tag: str, cache: Path) -> dict[str, Any]:
-    return json.loads(download(conn, repo_id, MANIFEST_NAME, tag, cache).read_text("utf-8"))
+def manifest_at(conn: HubConnection, repo_id: str, revision: str, cache: Path) -> ReleaseManifest:
+    """``release.json`` of ``repo_id`` at ``revision`` (a tag or commit).
+
+    Raises:
+        ManifestError: it is not a manifest (named as ``repo_id@revision``).
+    """
+    path = download(conn, repo_id, MANIFEST_NAME, revision, cache)
+    return parse_manifest(path.read_bytes(), f"{repo_id}@{revision}")

@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from ocforge.layout import write_config
 from ocforge.ledger import ConfigLedger, Ledger
-from ocforge.manifest import build_manifest, write_manifest
+from ocforge.manifest import ReleaseManifest, build_manifest, write_manifest
 from ocforge.outputs import ConfigOutput
 from ocforge.records import (
     CHARACTERS_SCHEMA,
@@ -48,7 +48,7 @@ def write_rows_build(
     seed: int = 0,
     max_shard_rows: int = 100_000,
     row_group_rows: int = 1_000,
-) -> dict[str, Any]:
+) -> ReleaseManifest:
     """Write ``root/data/...`` and ``root/release.json``; returns the manifest.
 
     ``recipe_text`` is stored as the recipe (its ``card:`` and ``publish:`` sections drive the

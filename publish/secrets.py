@@ -51,7 +51,8 @@ class Finding:
         return f"{self.file}: {where}: matches pattern {self.pattern}"
 
 
-def _active(allow: Iterable[str]) -> dict[str, str]:
+def active_patterns(allow: Iterable[str]) -> dict[str, str]:
+    """The patterns to scan for: all of :data:`PATTERNS` but the allowed ones."""
     allowed = set(allow)
     unknown = allowed - set(PATTERNS)
     if unknown:
@@ -172,32 +173,47 @@ def _row_ids(batch: pa.RecordBatch, id_column: str, patterns: dict[str, str]) ->
     ]
 
 
+def scan_batch(
+    batch: pa.RecordBatch, label: str, id_column: str, patterns: dict[str, str]
+) -> list[Finding]:
+    """Findings in one batch of rows of the file ``label``, one per (row, pattern), by pattern
+    and then row; ``patterns`` as :func:`active_patterns` gives them."""
+    hits = _hits(_cells(batch), patterns)
+    if not any(hits.values()):
+        return []
+    ids = _row_ids(batch, id_column, patterns)
+    return [Finding(label, ids[r], name) for name, rows in hits.items() for r in rows]
+
+
+def in_report_order(findings: list[Finding], patterns: dict[str, str]) -> list[Finding]:
+    """One file's findings per pattern, then in file order: the same data gives the same
+    report."""
+    order = list(patterns)
+    return sorted(findings, key=lambda f: order.index(f.pattern))
+
+
 def scan_parquet(
     path: Path, label: str, id_column: str, allow: Iterable[str] = (), batch_rows: int = 8192
 ) -> list[Finding]:
     """Findings in one Parquet file, one per (row, pattern).
 
     The file is read in batches of ``batch_rows`` so that memory stays bounded whatever the
-    shard size.
+    shard size. A release scans its files in :mod:`ocforge.publish.file_pass` instead, in the
+    one read that also feeds the card statistics and the changelog.
     """
-    patterns = _active(allow)
+    patterns = active_patterns(allow)
     if not patterns:
         return []
     out: list[Finding] = []
     for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows):
-        hits = _hits(_cells(batch), patterns)
-        if any(hits.values()):
-            ids = _row_ids(batch, id_column, patterns)
-            out += [Finding(label, ids[r], name) for name, rows in hits.items() for r in rows]
-    # per pattern, then file order: the same data gives the same report
-    order = list(patterns)
-    return sorted(out, key=lambda f: order.index(f.pattern))
+        out += scan_batch(batch, label, id_column, patterns)
+    return in_report_order(out, patterns)
 
 
 def scan_text(text: str, label: str, allow: Iterable[str] = ()) -> list[Finding]:
     """Findings in a text file (card, manifest), by line."""
     out = []
-    compiled = {k: re.compile(v) for k, v in _active(allow).items()}
+    compiled = {k: re.compile(v) for k, v in active_patterns(allow).items()}
     for lineno, line in enumerate(text.splitlines(), start=1):
         for name, rx in compiled.items():
             if rx.search(line):

@@ -137,7 +137,8 @@ def finish_untagged(
         VerificationError: it does not load (no tag, no commit: a commit of the same content
             could not load either).
     """
-    head, sha = remote.head_manifest or {}, remote.head or ""
+    head, sha = remote.head_manifest, remote.head or ""
+    assert head is not None  # finish-tag is decided only when main's head holds this build
     plan = ReleasePlan(
         repo_id,
         conn.display,
@@ -146,7 +147,7 @@ def finish_untagged(
         "finish-tag",
         None,
         sha,
-        head.get("parent"),
+        head.parent,
         manifest=head,
     )
 

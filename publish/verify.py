@@ -23,6 +23,7 @@ from typing import Any
 
 from ocforge import redaction
 from ocforge.errors import VerificationError
+from ocforge.manifest import ReleaseManifest
 from ocforge.publish.hub_client import HubConnection
 from ocforge.redaction import redact_text
 
@@ -35,22 +36,18 @@ class VerifiedSplit:
     expected: int
 
 
-def loadable_configs(manifest: dict[str, Any]) -> list[str]:
+def loadable_configs(manifest: ReleaseManifest) -> list[str]:
     """Configs with at least one split: a config whose every split had no rows has no files and
     is not in the card's ``configs`` (see :mod:`ocforge.layout`), so there is nothing to
     load."""
-    return [name for name, info in manifest["configs"].items() if info["splits"]]
+    return [name for name, info in manifest.configs.items() if info.splits]
 
 
-def _groups(manifest: dict[str, Any], n: int) -> list[list[str]]:
+def _groups(manifest: ReleaseManifest, n: int) -> list[list[str]]:
     """Loadable configs in ``n`` groups of about equal Parquet bytes (largest first, each to the
     lightest group); a group keeps the manifest's config order."""
     sizes = {
-        config: sum(
-            f.get("bytes", 0)
-            for split in manifest["configs"][config]["splits"].values()
-            for f in split["files"]
-        )
+        config: sum(f.bytes for f in manifest.configs[config].files())
         for config in loadable_configs(manifest)
     }
     groups: list[list[str]] = [[] for _ in range(max(1, min(n, len(sizes))))]
@@ -67,7 +64,7 @@ def verify_release(
     conn: HubConnection,
     repo_id: str,
     revision: str,
-    manifest: dict[str, Any],
+    manifest: ReleaseManifest,
     processes: int | None = None,
 ) -> list[VerifiedSplit]:
     """``load_dataset(repo_id, config, revision=revision)`` for every config, in child processes.
@@ -83,16 +80,16 @@ def verify_release(
     groups = _groups(manifest, processes or min(2, os.cpu_count() or 1))
     loaded, failures = _load_in_children(conn, repo_id, revision, groups)
     out, bad = [], list(failures)
-    for config, info in manifest["configs"].items():
+    for config, info in manifest.configs.items():
         result = loaded.get(config, {})
         if "error" in result:
             bad.append(f"{config}: {result['error']}")
             continue
-        for split, split_info in info["splits"].items():
+        for split, split_info in info.splits.items():
             n = result.get(split, 0)
-            out.append(VerifiedSplit(config, split, n, split_info["rows"]))
-            if n != split_info["rows"]:
-                bad.append(f"{config}/{split}: loaded {n} rows, release.json {split_info['rows']}")
+            out.append(VerifiedSplit(config, split, n, split_info.rows))
+            if n != split_info.rows:
+                bad.append(f"{config}/{split}: loaded {n} rows, release.json {split_info.rows}")
     if bad:
         raise VerificationError(
             f"load_dataset({repo_id!r}, config, revision={revision!r}) does not give the "

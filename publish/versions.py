@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from ocforge.errors import VersionError
+from ocforge.manifest import ConfigEntry, ReleaseManifest
 
 Bump = Literal["auto", "major", "minor", "patch"]
 FIRST_VERSION = "1.0.0"
@@ -61,7 +62,7 @@ def version_tags(tags: list[str]) -> dict[Version, str]:
 
 
 def change_level(
-    previous: dict[str, Any] | None, current: dict[str, Any], card_changed: bool
+    previous: ReleaseManifest | None, current: ReleaseManifest, card_changed: bool
 ) -> str | None:
     """``major``/``minor``/``patch`` for the difference between two manifests, ``None`` if none.
 
@@ -70,19 +71,14 @@ def change_level(
     """
     if previous is None:
         return "major"
-    prev_cfg, cur_cfg = previous["configs"], current["configs"]
+    prev_cfg, cur_cfg = previous.configs, current.configs
     if set(prev_cfg) != set(cur_cfg) or any(
-        prev_cfg[c]["schema_sha256"] != cur_cfg[c]["schema_sha256"] for c in cur_cfg
+        prev_cfg[c].schema_sha256 != cur_cfg[c].schema_sha256 for c in cur_cfg
     ):
         return "major"
 
-    def files(cfgs: dict[str, Any]) -> set[tuple[str, str]]:
-        return {
-            (f["path"], f["sha256"])
-            for c in cfgs.values()
-            for s in c["splits"].values()
-            for f in s["files"]
-        }
+    def files(cfgs: dict[str, ConfigEntry]) -> set[tuple[str, str]]:
+        return {(f.path, f.sha256) for c in cfgs.values() for f in c.files()}
 
     if files(prev_cfg) != files(cur_cfg):
         return "minor"

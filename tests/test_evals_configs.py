@@ -20,8 +20,9 @@ from ocforge.evals.configs import (
     eval_rows,
     write_eval_configs,
 )
-from ocforge.evals.dataset_ref import DatasetRelease, parse_dataset_ref
 from ocforge.evals.register import Registration, write_task_dir
+from ocforge.manifest import parse_manifest
+from ocforge.publish.dataset_ref import DatasetRelease, parse_dataset_ref
 
 SHA = "0123456789" * 4  # all digits: must stay a string in YAML
 
@@ -126,7 +127,8 @@ def test_build_without_test_split_is_refused(build, tmp_path):
 
 def _release(build: Path, manifest: dict | None = None) -> DatasetRelease:
     manifest = manifest or json.loads((build / "release.json").read_text())
-    return DatasetRelease("ocforge/demo", "v1.0.0", SHA, {**manifest, "version": "1.0.0"})
+    released = parse_manifest(json.dumps({**manifest, "version": "1.0.0"}), "ocforge/demo@v1.0.0")
+    return DatasetRelease("ocforge/demo", "v1.0.0", SHA, released)
 
 
 def test_task_folder_pins_the_commit(build, tmp_path):

@@ -91,7 +91,7 @@ def _conn(world):
 def _card(world, revision: str = "main"):
     from huggingface_hub import ModelCard
 
-    from ocforge.evals.dataset_ref import download_text
+    from ocforge.publish.dataset_ref import download_text
 
     with _conn(world) as conn:
         sha = conn.api.model_info(MODEL, revision=revision).sha

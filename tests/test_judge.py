@@ -25,8 +25,8 @@ from judge_server import ScriptedJudge
 from models_evals_helpers import WRITE_TOKEN, tiny_model
 from synth_server import RecordingProxy, transformers_serve
 
+from ocforge.errors import JudgeConfigError, JudgeError
 from ocforge.evals.judge.client import CACHE_FILE, Endpoint, ResponseCache
-from ocforge.evals.judge.errors import JudgeConfigError, JudgeError
 from ocforge.evals.judge.parsing import Unusable, parse_examples, parse_score
 from ocforge.evals.judge.spec import JUDGE_DIR, load_spec
 from ocforge.hub import Identity, LocalHub
@@ -346,8 +346,8 @@ def test_a_rerun_sends_no_request_and_writes_the_same_results(world, judged):
 def test_push_twice_records_the_results_once(world, judged):
     from huggingface_hub import ModelCard
 
-    from ocforge.evals.dataset_ref import download_text
     from ocforge.evals.judge.flow import push_judge_results
+    from ocforge.publish.dataset_ref import download_text
 
     api = world["conn"].api
     first = push_judge_results(api, MODEL, judged["out"])

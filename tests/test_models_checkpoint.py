@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from models_evals_helpers import build_tiny_model, copy_model, tiny_model
 
+from ocforge.errors import CheckpointError
 from ocforge.models.checkpoint import (
     INDEX_NAME,
-    CheckpointError,
     check_checkpoint,
     training_facts,
 )

@@ -2,7 +2,8 @@
 
 The messages come from the installed huggingface_hub and httpx2 themselves, talking to real
 servers on 127.0.0.1; the release case runs the ``ocforge`` command against the real local Hub
-behind a small proxy that breaks its signed LFS upload URLs the way a dying server does.
+behind a small proxy that breaks its signed LFS upload URLs the way a dying server does (the
+LFS path, ``HF_HUB_DISABLE_XET=1``: Xet uploads carry no signed URL).
 """
 
 from __future__ import annotations
@@ -239,6 +240,9 @@ def _publish(proxy: ThreadingHTTPServer, build: Path, repo: str, cwd: Path):
         "OCFORGE_HUB_TOKEN": TOKEN,
         "HF_HOME": str(cwd / "hf"),
         "COLUMNS": "200",
+        # the LFS path, whose signed upload URLs the proxy breaks (Xet uploads carry a Bearer
+        # token instead; a user who sets this still gets LFS, and its URLs must stay redacted)
+        "HF_HUB_DISABLE_XET": "1",
     }
     args = ["publish", "dataset", str(build), "--repo", repo, "--no-verify"]
     return subprocess.run(
@@ -261,13 +265,20 @@ def test_release_through_a_dying_server_prints_no_signed_url(proxied_hub, tmp_pa
     assert "sig=" not in out and TOKEN not in out
 
 
-def test_failed_upload_error_chain_names_the_path_but_not_the_signature(proxied_hub, tmp_path):
+def test_failed_upload_error_chain_names_the_path_but_not_the_signature(
+    proxied_hub, tmp_path, monkeypatch
+):
     """A 501 is not retried. huggingface_hub raises ``RuntimeError: Error while uploading
     '<file>'`` from httpx2's ``... for url '<signed url>'``: the whole chain, as a traceback
-    would show it, keeps the status and the path and loses the signature."""
+    would show it, keeps the status and the path and loses the signature (the LFS path, as
+    with ``HF_HUB_DISABLE_XET=1``)."""
     import traceback
 
+    from huggingface_hub import constants
+
     from ocforge.publish.hub_client import connect
+
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)
 
     proxied_hub.plan[:] = ["501"]  # type: ignore[attr-defined]
     blob = tmp_path / "blob.parquet"

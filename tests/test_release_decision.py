@@ -3,11 +3,11 @@ decide_model in models/publish.py, Refs.pending in publish/protocol.py)."""
 
 from __future__ import annotations
 
-import copy
-
 import pytest
+from manifest_helpers import config_entry, file_entry, ledger_entry, manifest
 
 from ocforge.errors import ModelPublishError, TagExistsError, VersionError
+from ocforge.manifest import ParentRef
 from ocforge.models.publish import decide_model
 from ocforge.publish.decision import decide, pending_build
 from ocforge.publish.protocol import Refs
@@ -16,34 +16,14 @@ from ocforge.publish.versions import Version
 REPO = "t/decide"
 
 
-def _manifest(files=("a",), schema="s1", card="c1", rows=3, version=None):
-    return {
-        "name": "x",
-        "version": version,
-        "parent": None,
-        "configs": {
-            "rewrite": {
-                "kind": "dialogues",
-                "schema_sha256": schema,
-                "rows": rows,
-                "splits": {
-                    "train": {
-                        "rows": rows,
-                        "files": [
-                            {"path": f"data/rewrite/train-{i}.parquet", "sha256": sha}
-                            for i, sha in enumerate(files)
-                        ],
-                    }
-                },
-            }
-        },
-        "ledger": {"rewrite": {"input": rows, "kept": rows}},
-        "card_sha256": card,
-    }
+def _manifest(files=("a",), schema="s1", card="c1", version=None):
+    train = [file_entry(f"data/rewrite/train-{i}.parquet", sha) for i, sha in enumerate(files)]
+    rewrite = config_entry({"train": train}, schema=schema)
+    return manifest({"rewrite": rewrite}, version=version, card_sha256=card)
 
 
-def _released(manifest, version):
-    return {**copy.deepcopy(manifest), "version": version, "parent": None, "repo": REPO}
+def _released(build, version):
+    return build.model_copy(update={"version": version, "parent": None, "repo": REPO})
 
 
 def _decide(refs, current, previous=None, **kw):
@@ -103,7 +83,8 @@ def test_a_version_that_is_not_newer_is_refused():
 def test_untagged_head_of_this_build_is_finished_only_when_its_files_are_the_builds():
     previous = _released(_manifest(), "1.0.0")
     current = _manifest(files=("b",))
-    head = {**_released(current, "1.1.0"), "parent": {"version": "1.0.0"}}
+    parent = ParentRef(version="1.0.0", tag="v1.0.0", commit="c1")
+    head = _released(current, "1.1.0").model_copy(update={"parent": parent})
     refs = Refs(True, "c2", {"v1.0.0": "c1"})  # c2: committed, never tagged
     assert pending_build(refs, head, current) == Version(1, 1, 0)
     d = _decide(refs, current, previous, head_manifest=head, head_holds_build=True)
@@ -121,8 +102,9 @@ def test_untagged_head_of_another_build_is_superseded():
     previous = _released(_manifest(), "1.0.0")
     current = _manifest(files=("b",))
     refs = Refs(True, "c2", {"v1.0.0": "c1"})
-    other_ledger = _released(current, "1.1.0")
-    other_ledger["ledger"] = {"rewrite": {"input": 4, "kept": 3, "dropped": 1}}
+    other_ledger = _released(current, "1.1.0").model_copy(
+        update={"ledger": ledger_entry({"rewrite": (4, 3)})}
+    )
     other_rows = _released(_manifest(files=("z",)), "1.1.0")
     for head in (other_ledger, other_rows):
         assert pending_build(refs, head, current) is None

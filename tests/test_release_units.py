@@ -7,6 +7,7 @@ import hashlib
 import polars as pl
 import pytest
 from huggingface_hub import DatasetCard, DatasetCardData
+from manifest_helpers import config_entry, file_entry, manifest
 from release_helpers import corpus, write_build
 
 from ocforge.cards.dataset_card import GENERATED_END, GENERATED_START, merge_card
@@ -36,14 +37,8 @@ def test_version_rules():
 
 
 def _manifest(schema="s", files=(("data/a/train-0.parquet", "x"),)):
-    return {
-        "configs": {
-            "a": {
-                "schema_sha256": schema,
-                "splits": {"train": {"files": [{"path": p, "sha256": h} for p, h in files]}},
-            }
-        }
-    }
+    train = [file_entry(p, h) for p, h in files]
+    return manifest({"a": config_entry({"train": train}, schema=schema)})
 
 
 def test_change_levels():
@@ -138,25 +133,24 @@ def test_verification_groups_balance_bytes_and_keep_every_config_once():
     from ocforge.publish.verify import _groups
 
     def config(*sizes):
-        return {"splits": {"train": {"files": [{"bytes": s} for s in sizes]}}}
+        files = [file_entry(f"data/c/train-{i}.parquet", size=s) for i, s in enumerate(sizes)]
+        return config_entry({"train": files})
 
-    manifest = {
-        "configs": {
+    built = manifest(
+        {
             "characters": config(10),
             "rewrite": config(400, 300),
             "generate": config(600),
             "eval_dialogues": config(90),
             "eval_choice": config(80),
+            "empty": config_entry({}),  # no split: nothing to load
         }
-    }
-    two = _groups(manifest, 2)
-    assert sorted(c for g in two for c in g) == sorted(manifest["configs"])
-    loads = [
-        sum(sum(f["bytes"] for f in manifest["configs"][c]["splits"]["train"]["files"]) for c in g)
-        for g in two
-    ]
+    )
+    two = _groups(built, 2)
+    assert sorted(c for g in two for c in g) == sorted(set(built.configs) - {"empty"})
+    loads = [sum(f.bytes for c in g for f in built.configs[c].files()) for g in two]
     assert max(loads) - min(loads) <= 100  # 700 + 10 against 600 + 90 + 80
-    order = list(manifest["configs"])
+    order = [c for c in built.configs if c != "empty"]
     assert all(g == sorted(g, key=order.index) for g in two)
-    assert _groups(manifest, 1) == [order]
-    assert len(_groups({"configs": {"only": config(5)}}, 2)) == 1
+    assert _groups(built, 1) == [order]
+    assert len(_groups(manifest({"only": config(5)}), 2)) == 1

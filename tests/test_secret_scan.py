@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import json
 import random
 import re
 
@@ -12,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 from release_helpers import corpus, write_build
 
+from ocforge.manifest import read_manifest
 from ocforge.publish.release import scan_build
 from ocforge.publish.secrets import PATTERNS, SecretFoundError, scan_parquet, string_leaves
 
@@ -221,9 +221,8 @@ def test_token_after_newline_in_a_built_dialogue_stops_the_release(tmp_path):
     hf_row["messages"][2]["content"] += "\n" + SECRETS["huggingface-token"]
     aws_row["response"] = "Key:\t" + SECRETS["aws-access-key-id"]
     build = write_build(tmp_path / "b", configs)
-    manifest = json.loads((build / "release.json").read_text())
     with pytest.raises(SecretFoundError) as err:
-        scan_build(build, manifest, [])
+        scan_build(build, read_manifest(build), [])
     got = {(f.row_id, f.pattern) for f in err.value.findings}
     assert got == {
         (hf_row["dialogue_id"], "huggingface-token"),

@@ -22,7 +22,7 @@ import pytest
 import yaml
 from synth_server import RecordingProxy, server_env, transformers_serve
 
-from ocforge.builders.assignment import assign_characters
+from ocforge.builders.assignment import assign_characters, character_split, question_split
 from ocforge.builders.synthesis.rollouts import messages_sha256
 from ocforge.builders.synthesis.tiny_model import build_tiny_chat_model
 from ocforge.records import content_id
@@ -85,7 +85,7 @@ def _ocforge(args: list[str], env: dict[str, str], **kw) -> subprocess.Completed
 
 
 def _rows(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [json.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
 
 
 def _request_id(row: dict) -> str:
@@ -171,10 +171,22 @@ def test_synth_writes_records_ledger_and_provenance(first_run, served):
     }
 
 
-def test_assignment_is_the_seeded_draw_over_the_character_pool(first_run):
+def test_assignment_is_the_seeded_draw_over_the_characters_of_the_questions_split(first_run):
     out = first_run["out"]
-    pool = [c["character_id"] for c in _rows(out / "characters.jsonl")]
+    characters = _rows(out / "characters.jsonl")
+    pool = [c["character_id"] for c in characters]
     assert pool == sorted(pool) and len(pool) == 12
+    splits = yaml.safe_load(first_run["recipe"].read_text())["splits"]
+    fraction, split_seed = splits["test_fraction"], splits["seed"]
+    by_split = {
+        s: [
+            c["character_id"]
+            for c in characters
+            if character_split(c["profile"], fraction, split_seed) == s
+        ]
+        for s in ("train", "test")
+    }
+    assert by_split["train"] and by_split["test"]  # split-aware: each split draws from its own
     rows = _rows(out / "dialogues-generate.jsonl")
     if (out / "quarantine" / "generate.jsonl").exists():
         rows += [r["request"] for r in _rows(out / "quarantine" / "generate.jsonl")]
@@ -184,8 +196,10 @@ def test_assignment_is_the_seeded_draw_over_the_character_pool(first_run):
             row["character_id"]
         )
     assert len(by_question) == 8
-    for (corpus, qid), characters in by_question.items():
-        assert characters == assign_characters(f"{corpus}:{qid}", pool, 2, seed=0)
+    for (corpus, qid), drawn in by_question.items():
+        question = next(r["question"] for r in rows if r["question_id"] == qid)
+        split = question_split(question, fraction, split_seed)
+        assert drawn == assign_characters(f"{corpus}:{qid}", by_split[split], 2, seed=0)
 
 
 def test_exact_prompts_sent_match_the_golden_files(first_run, served):

@@ -153,7 +153,7 @@ def test_unsafe_settings_are_named_with_their_line(tmp_path):
 def test_a_template_without_markers_is_a_clear_error(world):
     from transformers import AutoTokenizer
 
-    from ocforge.train.errors import TrainError
+    from ocforge.errors import TrainError
     from ocforge.train.template import training_template
 
     tokenizer = AutoTokenizer.from_pretrained(str(world["model"]))
@@ -342,8 +342,8 @@ def test_resume_after_kill_gives_the_weights_of_an_unbroken_run(world, tmp_path)
     ("spec", "expected"),
     [
         ("ocforge/demo", "expected ORG/NAME@REVISION"),
-        ("ocforge/demo@v9.9.9", "has no tag or revision 'v9.9.9'"),
-        ("nobody/nothing@v1.0.0", "no dataset repo nobody/nothing"),
+        ("ocforge/demo@v9.9.9", "has no revision 'v9.9.9'"),
+        ("nobody/nothing@v1.0.0", "dataset repo nobody/nothing not found"),
     ],
 )
 def test_a_bad_dataset_is_a_one_line_cli_error(world, tmp_path, spec, expected):

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ocforge.train.errors import TrainError
+from ocforge.errors import TrainError
+from ocforge.manifest import ReleaseManifest
 from ocforge.train.recipe import DataSource
 
 REQUIRED_COLUMNS = ("dialogue_id", "source_corpus", "messages")
@@ -43,13 +44,13 @@ class ConfigLedger:
         }
 
 
-def check_configs(manifest: dict[str, Any], sources: list[DataSource]) -> None:
+def check_configs(manifest: ReleaseManifest, sources: list[DataSource]) -> None:
     """Every ``data:`` config is a dialogue config of the release with a ``train`` split.
 
     Raises:
         TrainError: naming the configs the release does have.
     """
-    configs = manifest.get("configs", {})
+    configs = manifest.configs
     for i, source in enumerate(sources):
         info = configs.get(source.config)
         if info is None:
@@ -57,7 +58,13 @@ def check_configs(manifest: dict[str, Any], sources: list[DataSource]) -> None:
                 f"data[{i}].config {source.config!r} is not a config of this release: it has "
                 + ", ".join(sorted(configs))
             )
-        if not (info.get("splits") or {}).get("train", {}).get("rows"):
+        if info.kind != "dialogues":
+            raise TrainError(
+                f"data[{i}].config {source.config!r} holds {info.kind}, not dialogues: train on "
+                + ", ".join(sorted(n for n, c in configs.items() if c.kind == "dialogues"))
+            )
+        train = info.splits.get("train")
+        if train is None or not train.rows:
             raise TrainError(
                 f"data[{i}].config {source.config!r} has no train rows in this release"
             )

@@ -17,8 +17,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from ocforge.errors import TrainError
 from ocforge.redaction import redact_text
-from ocforge.train.errors import TrainError
 
 DONE = "fetched.json"
 

@@ -1,9 +1,9 @@
-"""``OUT/training.json``: what a checkpoint was trained on, written by ``ocforge train sft`` and read
-by ``ocforge publish model`` for the model card.
+"""Writing ``OUT/training.json`` at the end of ``ocforge train sft``: the tool versions and the
+README note left in the checkpoint.
 
-It names the dataset release (repo, tag, commit), the data mix with the rows used and dropped per
-config and reason, the recipe (its text and sha256), the base model, the seed and steps, and the
-tool versions. It holds no timestamps: the same run gives the same file.
+The manifest's format and its reader are core's (:mod:`ocforge.training_manifest`), so that
+``ocforge publish model`` reads what training wrote without importing ``train/``; they are
+re-exported here for callers of this module.
 """
 
 from __future__ import annotations
@@ -14,10 +14,23 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from ocforge.train.errors import TrainError
+from ocforge.training_manifest import (
+    FORMAT,
+    TRAINING_MANIFEST,
+    card_training,
+    read_training_manifest,
+)
 
-TRAINING_MANIFEST = "training.json"
-FORMAT = 1
+__all__ = [
+    "FORMAT",
+    "README_NOTE",
+    "TRAINING_MANIFEST",
+    "card_training",
+    "read_training_manifest",
+    "tool_versions",
+    "write_manifest",
+]
+
 TOOLS = ("ocforge", "trl", "transformers", "torch", "datasets", "accelerate", "peft")
 README_NOTE = """\
 # Checkpoint of `ocforge train sft`
@@ -26,13 +39,11 @@ This folder is a checkpoint trained by `ocforge train sft`; what it was trained 
 release and commit, data mix, rows used and dropped, recipe and its sha256, seed, tool versions)
 is in `training.json`.
 
-Its model card is written when it is published: `ocforge publish model {out} --repo ORG/NAME
---base-model {base} --dataset {dataset}`.
+Its model card is written when it is published: `ocforge publish model {out} --repo ORG/NAME`
+reads `training.json` for the card's Training section and the dataset release ({dataset});
+`--dataset`, when given, must name that very commit. `--base-model HUB_ID` names the base model
+on the card (it defaults to the Hub id training read it from; it was `{base}` here).
 """
-
-
-class TrainManifestError(TrainError, ValueError):
-    """A checkpoint's training.json is unreadable or not a training manifest."""
 
 
 def tool_versions() -> dict[str, str]:
@@ -47,61 +58,7 @@ def tool_versions() -> dict[str, str]:
 
 
 def write_manifest(out: Path, manifest: dict[str, Any]) -> Path:
+    """Write ``manifest`` as ``OUT/training.json`` (sorted keys: the same run, the same bytes)."""
     path = Path(out) / TRAINING_MANIFEST
     path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return path
-
-
-def read_training_manifest(checkpoint: Path) -> dict[str, Any] | None:
-    """The checkpoint's training manifest, or None when it has none.
-
-    Raises:
-        TrainManifestError: ``training.json`` is not JSON or not a training manifest.
-    """
-    path = Path(checkpoint) / TRAINING_MANIFEST
-    if not path.is_file():
-        return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise TrainManifestError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(data, dict):
-        data = {}
-    missing = [k for k in ("format", "dataset", "data", "recipe") if k not in data]
-    if missing:
-        raise TrainManifestError(
-            f"{path}: not an ocforge training manifest (missing {', '.join(missing)})"
-        )
-    if data["format"] != FORMAT:
-        raise TrainManifestError(f"{path}: format {data['format']!r}, expected {FORMAT}")
-    return data
-
-
-def card_training(manifest: dict[str, Any]) -> dict[str, Any]:
-    """Plain data for the model card's Training section (cards/ does not import train/)."""
-    ds, recipe, run = manifest["dataset"], manifest["recipe"], manifest.get("run", {})
-    configs = [
-        {
-            "config": name,
-            "corpora": entry.get("corpora_selected") or "all",
-            "rows": entry["rows"],
-            "used": entry["used"],
-            "dropped": entry.get("dropped", {}),
-        }
-        for name, entry in manifest["data"].items()
-    ]
-    return {
-        "dataset": f"{ds['repo_id']}@{ds['revision']}",
-        "dataset_sha": ds["sha"],
-        "configs": configs,
-        "rows_used": sum(c["used"] for c in configs),
-        "recipe": recipe.get("name"),
-        "recipe_sha256": recipe.get("sha256"),
-        "recipe_text": recipe.get("text"),
-        "base_model": manifest.get("base_model", {}).get("ref"),
-        "chat_template": manifest.get("chat_template", {}).get("source"),
-        "seed": run.get("seed"),
-        "steps": run.get("global_step"),
-        "epochs": run.get("epoch"),
-        "versions": manifest.get("versions", {}),
-    }

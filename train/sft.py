@@ -19,14 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ocforge.errors import TrainError
+from ocforge.publish.dataset_ref import DatasetRelease
 from ocforge.train import manifest as mf
 from ocforge.train.args import lora_config, sft_config
 from ocforge.train.base_model import BaseModel, resolve_base_model
 from ocforge.train.data import ConfigLedger, check_configs, mix
-from ocforge.train.errors import TrainError
 from ocforge.train.fetch import fetch_train_splits
 from ocforge.train.recipe import DEFAULT_TRAIN_RECIPE, TrainRecipe, load_train_recipe
-from ocforge.train.release_ref import ResolvedRelease, resolve
+from ocforge.train.release_ref import resolve
 from ocforge.train.template import TrainingTemplate, training_template
 
 WORK_DIR = ".ocforge-train"
@@ -151,7 +152,7 @@ def _finish(trainer: Any, out: Path, recipe: TrainRecipe) -> None:
 
 
 def _manifest(
-    release: ResolvedRelease,
+    release: DatasetRelease,
     recipe: TrainRecipe,
     base: BaseModel,
     template: TrainingTemplate,
@@ -201,7 +202,7 @@ class PreparedRun:
     """Everything a run needs, built but not trained yet (the benchmark and tests inspect it)."""
 
     recipe: TrainRecipe
-    release: ResolvedRelease
+    release: DatasetRelease
     base: BaseModel
     template: TrainingTemplate
     ledgers: dict[str, ConfigLedger]

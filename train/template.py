@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ocforge.train.errors import TrainError
+from ocforge.errors import TrainError
 
 EXAMPLE_TEMPLATE = "configs/train/chatml-generation.jinja"
 

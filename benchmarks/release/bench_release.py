@@ -1,12 +1,14 @@
 """Release benchmarks: incremental uploads and an end-to-end release at scale.
 
-    python benchmarks/release/bench_release.py incremental --dialogues 200000 --change 0.01
+    python benchmarks/release/bench_release.py incremental --dialogues 200000 --workdir /tmp/inc
     python benchmarks/release/bench_release.py scale --characters 20000 --dialogues 460000
 
-``incremental``: release v1 of a synthetic corpus, change a fraction of the dialogue rows (new
-answers, hence new ids), release v2; reports bytes uploaded for v2 against v1 (the baseline run
-in the same process) and both times. ``datasets.push_to_hub`` would re-upload every shard of every
-changed split, i.e. 100% of the changed configs' bytes, without Xet.
+``incremental`` (``incremental.py``): v1 of a ``full_corpus.py`` corpus, then three v2s (a
+card-only edit, 5% more dialogues, 1% of the rows edited in place), each built by ``ocforge
+release`` after v1's layout and published through Xet (hf_xet, default settings) and through
+LFS (``HF_HUB_DISABLE_XET=1``) by child clients; reports the bytes v2 sent against v1's data
+bytes, from the server's per-commit count of new bytes and from the client's, the floor of the
+in-place edits, and v1's upload throughput through both paths.
 
 ``scale``: generate raw input files the size of the OpenCharacter release with planted problems
 (``full_corpus.py``: characters.jsonl, ``--files`` inputs per dialogue strategy, recipe.yaml,
@@ -28,13 +30,10 @@ WORKDIR/results.json. Exits non-zero when ``ocforge release`` fails.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import math
 import os
-import random
 import re
-import resource
 import shutil
 import subprocess
 import sys
@@ -43,80 +42,6 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
-
-from ocforge.flows.release import release_build
-from ocforge.publish.rows_build import synthetic_corpus, write_rows_build
-from ocforge.records import dialogue_id
-
-TOKEN = "hf_release_benchmark_token_0123456789"
-RECIPE = "name: bench\ncard:\n  license: cc-by-nc-sa-4.0\n"
-
-
-def _rss_mib() -> dict[str, float]:
-    # ru_maxrss is in KiB on Linux; RUSAGE_CHILDREN is the largest child that has exited
-    self_ = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return {"self_mib": round(self_, 1), "largest_child_mib": round(kids, 1)}
-
-
-def _corpus(dialogues: int, characters: int | None, seed: int):
-    chars = characters or max(1, dialogues // 20)
-    per = max(1, round(dialogues / chars))
-    return synthetic_corpus(chars, per, seed=seed)
-
-
-def incremental(args: argparse.Namespace) -> dict:
-    from ocforge.hub import LocalHub
-
-    configs = _corpus(args.dialogues, args.characters, 0)
-    with tempfile.TemporaryDirectory() as tmp, LocalHub(Path(tmp) / "hub", tokens=[TOKEN]) as hub:
-        kw = {"endpoint": hub.endpoint, "token": TOKEN, "verify": False}
-        shard_kw = {"max_shard_rows": args.max_shard_rows}
-        write_rows_build(Path(tmp) / "v1", "bench", configs, recipe_text=RECIPE, **shard_kw)
-        t = time.perf_counter()
-        v1 = release_build(Path(tmp) / "v1", "bench/incremental", **kw)
-        t1 = time.perf_counter() - t
-
-        changed = copy.deepcopy(configs)
-        rng = random.Random(1)
-        n_changed = 0
-        for name in ("rewrite", "generate"):
-            rows = changed[name].rows
-            for i in rng.sample(range(len(rows)), int(len(rows) * args.change)):
-                row = rows[i]
-                row["response"] = row["response"] + " (revised)"
-                row["dialogue_id"] = dialogue_id(
-                    row["strategy"], row["character_id"], row["question"], row["response"]
-                )
-                n_changed += 1
-        write_rows_build(Path(tmp) / "v2", "bench", changed, recipe_text=RECIPE, **shard_kw)
-        t = time.perf_counter()
-        v2 = release_build(Path(tmp) / "v2", "bench/incremental", **kw)
-        t2 = time.perf_counter() - t
-
-    def data_files(plan):
-        return [f for f in plan.files if f.path.startswith("data/")]
-
-    return {
-        "dialogues": sum(len(configs[c].rows) for c in ("rewrite", "generate")),
-        "changed_rows": n_changed,
-        "max_shard_rows": args.max_shard_rows,
-        "v1": {
-            "version": v1.version,
-            "seconds": round(t1, 2),
-            "bytes_uploaded": v1.bytes_uploaded,
-            "data_files": len(data_files(v1.plan)),
-        },
-        "v2": {
-            "version": v2.version,
-            "seconds": round(t2, 2),
-            "bytes_uploaded": v2.bytes_uploaded,
-            "data_files_uploaded": len([f for f in v2.plan.uploads if f.path.startswith("data/")]),
-        },
-        "v2_bytes_over_v1": round(v2.bytes_uploaded / v1.bytes_uploaded, 4),
-        "rss": _rss_mib(),
-    }
-
 
 # --------------------------------------------------------------------------- scale
 
@@ -545,9 +470,10 @@ def main(argv: list[str]) -> int:
     sub = parser.add_subparsers(dest="cmd", required=True)
     inc = sub.add_parser("incremental")
     inc.add_argument("--dialogues", type=int, default=200_000)
-    inc.add_argument("--characters", type=int, default=None)
-    inc.add_argument("--change", type=float, default=0.01)
-    inc.add_argument("--max-shard-rows", type=int, default=100_000)
+    inc.add_argument("--characters", type=int, default=None, help="default: dialogues / 20")
+    inc.add_argument("--seed", type=int, default=0)
+    inc.add_argument("--changes", default="abc", help="which of a (card), b (+5%%), c (1%% edited)")
+    inc.add_argument("--workdir", default=None, help="default: a new temporary folder (kept)")
     sc = sub.add_parser("scale")
     sc.add_argument("--dialogues", type=int, default=460_000)
     sc.add_argument("--characters", type=int, default=20_000)
@@ -564,7 +490,11 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if args.cmd == "scale":
         return scale(args)[1]
-    print(json.dumps(incremental(args), indent=2))
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import incremental
+
+    result = incremental.run(args)
+    print("\n".join(incremental.summary(result)))
     return 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ocforge.errors import LedgerError
+from ocforge.ledger import AVOIDED
 
 STATUSES = ("ok", "quarantined", "failed")
 #: the outcome under which multi-turn conversations' later turns are counted (turns, not rows)
@@ -39,10 +40,14 @@ def check_complete(stage: str, requests: list[dict], results: list[dict]) -> Non
 
 
 def quarantine_counts(
-    quarantine: dict[str, list[dict[str, Any]]], turns_left_out: dict[str, int] | None = None
+    quarantine: dict[str, list[dict[str, Any]]],
+    turns_left_out: dict[str, int] | None = None,
+    avoided: int = 0,
 ) -> dict[str, dict]:
     """``stage -> outcome -> reason -> rows`` of what synthesis set aside (input rows, profiles,
-    dialogues, skipped characters), for synthesis.json and the build's ledger."""
+    dialogues, skipped characters), for synthesis.json and the build's ledger; with
+    ``assignment -> avoided -> test_overlap``: the answers split-aware assignment did not
+    request because curation's ``test_overlap`` would have removed them (when there were any)."""
     out: dict[str, dict[str, dict[str, int]]] = {}
     for stage, rows in quarantine.items():
         for row in rows:
@@ -50,6 +55,8 @@ def quarantine_counts(
             reasons[row["reason"]] = reasons.get(row["reason"], 0) + 1
     for kind, turns in (turns_left_out or {}).items():  # counted in turns, not rows
         out.setdefault("inputs", {}).setdefault(TURNS_LEFT_OUT, {})[kind] = turns
+    if avoided:  # counted in answers never requested, not rows
+        out["assignment"] = {AVOIDED: {"test_overlap": avoided}}
     return {
         stage: {o: dict(sorted(r.items())) for o, r in sorted(outcomes.items())}
         for stage, outcomes in sorted(out.items())

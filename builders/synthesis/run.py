@@ -13,7 +13,8 @@ Output folder::
     OUT/.work/                      the runner's requests, results, checkpoints and logs (resume)
 
 Rows are sorted (characters by id, dialogues by question order then assigned character), so the
-same generations always give the same files, however the requests were scheduled.
+same generations always give the same files, however the requests were scheduled (they are sent
+grouped by character profile, for prefix caching: ``plan.py``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ocforge.builders.assignment import assign_characters
 from ocforge.builders.synthesis.inputs import (
     Inputs,
     read_characters,
@@ -34,7 +34,6 @@ from ocforge.builders.synthesis.inputs import (
     read_questions,
 )
 from ocforge.builders.synthesis.items import (
-    dialogue_request,
     dialogue_row,
     generation,
     profile_request,
@@ -47,6 +46,7 @@ from ocforge.builders.synthesis.ledger import (
     quarantine_counts,
     stage_tally,
 )
+from ocforge.builders.synthesis.plan import plan_dialogues
 from ocforge.builders.synthesis.prompts import PromptTemplate, load_prompt
 from ocforge.builders.synthesis.rollouts import DialogueRollout, ProfileRollout
 from ocforge.builders.synthesis.runner import (
@@ -89,6 +89,8 @@ def _fingerprint(recipe: Recipe, inputs: Inputs, prompts: dict[str, PromptTempla
         "assignment": synth.assignment.model_dump(mode="json"),
         "dialogues": [d.model_dump(mode="json") for d in synth.dialogues],
         "records_per_chunk": synth.records_per_chunk,
+        # the runner resumes chunks by position: a run sent in another order is another run
+        "send_order": "prefix-grouped-v1",
         "prompts": {k: p.sha256 for k, p in prompts.items()},
         "inputs": inputs.fingerprints,
     }
@@ -185,6 +187,7 @@ class _SynthesisRun:
         self.quarantine: dict[str, list[dict[str, Any]]] = {"inputs": inputs.quarantine}
         self.outputs: dict[str, str] = {}  # file name -> sha256
         self.counts: dict[str, int] = {}
+        self.avoided = 0  # answers split-aware assignment kept from curation's test_overlap
         self.assignment: dict[str, Any] = {
             "characters_per_question": synth.assignment.characters_per_question,
             "seed": synth.assignment.seed,
@@ -250,41 +253,6 @@ class _SynthesisRun:
         self.outputs[name] = write_jsonl(self.out_dir / name, rows)
         self.counts[name] = len(rows)
 
-    def _assign(self, pool: list[str]) -> dict[tuple[str, str], list[str]]:
-        """The characters answering each question, drawn with the recipe's seed."""
-        per_question, seed = (
-            self.synth.assignment.characters_per_question,
-            self.synth.assignment.seed,
-        )
-        assigned = {
-            (corpus, q["question_id"]): assign_characters(
-                f"{corpus}:{q['question_id']}", pool, per_question, seed
-            )
-            for corpus, rows in self.inputs.questions.items()
-            for q in rows
-        }
-        self.assignment.update(
-            pool=len(pool),
-            questions=len(assigned),
-            pairs=sum(len(v) for v in assigned.values()),
-        )
-        return assigned
-
-    def _dialogue_requests(self, pool: list[str]) -> tuple[list[dict], dict[str, int]]:
-        assigned = self._assign(pool)
-        requests: list[dict[str, Any]] = []
-        skipped: dict[str, int] = {}
-        for d in self.synth.dialogues:
-            skipped[d.strategy] = 0
-            for corpus in d.corpora:
-                for q in self.inputs.questions[corpus]:
-                    if d.strategy == "rewrite" and q["original_response"] is None:
-                        skipped[d.strategy] += 1  # R needs the corpus' answer
-                        continue
-                    for cid in assigned[(corpus, q["question_id"])]:
-                        requests.append(dialogue_request(d.strategy, cid, corpus, q, len(requests)))
-        return requests, skipped
-
     def dialogues(self, characters: list[dict[str, Any]]) -> None:
         """Assign characters to questions and answer them in character, per strategy."""
         if not characters:
@@ -292,7 +260,9 @@ class _SynthesisRun:
                 "no character to assign questions to: every profile was quarantined or failed "
                 f"(see {self.out_dir / 'quarantine'})"
             )
-        requests, skipped = self._dialogue_requests([c["character_id"] for c in characters])
+        plan = plan_dialogues(self.synth, self.recipe.splits, self.inputs.questions, characters)
+        self.assignment.update(plan.assignment)
+        self.avoided, requests, skipped = plan.avoided, plan.requests, plan.skipped
         self.progress(f"synthesis: dialogues ({len(requests)} requests)")
         write_requests(self.work / "requests" / "dialogues", requests)
         profiles = {
@@ -339,7 +309,9 @@ class _SynthesisRun:
             "inputs": {k: t.as_dict() for k, t in self.inputs.tallies.items()},
             "assignment": self.assignment,
             "stages": self.stages,
-            "quarantine": quarantine_counts(self.quarantine, self.inputs.turns_left_out),
+            "quarantine": quarantine_counts(
+                self.quarantine, self.inputs.turns_left_out, self.avoided
+            ),
         }
         backend = self.synth.backend
         manifest = {

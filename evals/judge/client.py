@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 
-from ocforge.evals.judge.errors import JudgeError
+from ocforge.errors import JudgeError
 from ocforge.redaction import redact_url
 
 CACHE_FILE = "cache.sqlite"

@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ocforge.evals.dataset_ref import resolve_release
+from ocforge.errors import JudgeError
 from ocforge.evals.judge.client import Endpoint
-from ocforge.evals.judge.errors import JudgeError
 from ocforge.evals.judge.hubio import (
     PublishedSet,
     held_out_characters,
@@ -25,6 +24,7 @@ from ocforge.evals.judge.judging import JudgeJob, judge_items
 from ocforge.evals.judge.prepare import prepare
 from ocforge.evals.judge.record import RESULTS_FILE, build_record, write_outputs
 from ocforge.evals.judge.spec import JudgeSpec, load_spec
+from ocforge.publish.dataset_ref import resolve_release
 
 
 @dataclass(frozen=True)

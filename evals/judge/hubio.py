@@ -17,10 +17,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ocforge.evals.dataset_ref import DatasetRelease, download_text, parse_dataset_ref
-from ocforge.evals.judge.errors import JudgeError
+from ocforge.errors import JudgeError
 from ocforge.evals.judge.prepare import MANIFEST
 from ocforge.hashing import git_blob_id
+from ocforge.publish.dataset_ref import DatasetRelease, download_text, parse_dataset_ref
 
 REPO_TYPE = "dataset"
 
@@ -29,10 +29,10 @@ def held_out_characters(api: Any, release: DatasetRelease) -> list[dict[str, Any
     """``character_id`` and ``profile`` of the release's ``test`` characters, read at its commit,
     in id order."""
     files = [
-        f["path"]
-        for info in release.manifest.get("configs", {}).values()
-        if info.get("kind") == "characters"
-        for f in info.get("splits", {}).get("test", {}).get("files", [])
+        f.path
+        for info in release.manifest.configs.values()
+        if info.kind == "characters" and "test" in info.splits
+        for f in info.splits["test"].files
     ]
     if not files:
         raise JudgeError(

@@ -19,9 +19,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ocforge.evals.dataset_ref import DatasetRelease
+from ocforge.errors import JudgeError
 from ocforge.evals.judge.client import CACHE_FILE, ChatClient, Endpoint, ResponseCache
-from ocforge.evals.judge.errors import JudgeError
 from ocforge.evals.judge.parsing import (
     Exchange,
     ask,
@@ -30,6 +29,7 @@ from ocforge.evals.judge.parsing import (
     parse_settings,
 )
 from ocforge.evals.judge.spec import JudgeSpec, Template
+from ocforge.publish.dataset_ref import DatasetRelease
 
 MANIFEST = "personagym.json"
 ITEM_SCHEMA = pa.schema(

@@ -18,7 +18,7 @@ import yaml
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
-from ocforge.evals.judge.errors import JudgeConfigError
+from ocforge.errors import JudgeConfigError
 from ocforge.recipe import CONFIGS_DIR
 
 JUDGE_DIR = CONFIGS_DIR / "judge"

@@ -69,7 +69,7 @@ def build(
         f"[green]built[/] {result.out_dir}: kept {totals['kept']} of {totals['input']} input rows "
         f"(dropped {totals['dropped']}, duplicates {totals['duplicates']}, quarantined {totals['quarantined']})"
     )
-    if result.ledger.synthesis:
+    if result.ledger.synthesis_total():
         console.print(
             f"synthesis set aside {result.ledger.synthesis_total()} rows before curation "
             "(see the ledger in release.json or 'ocforge inspect')"

@@ -8,10 +8,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from ocforge.cli.console import TargetOpt, connected
 from ocforge.cli.console import console as _out
-from ocforge.cli.console import fail as _fail
-from ocforge.cli.console import quiet_hub as _quiet_hub
-from ocforge.errors import OcforgeError
 
 app = typer.Typer(
     help="Register lm-eval tasks from a dataset release, run them, record results on model cards.",
@@ -30,18 +28,13 @@ def register_command(
     prefix: Annotated[
         str | None, typer.Option("--prefix", help="Task name prefix (default: dataset name).")
     ] = None,
-    target: Annotated[str, typer.Option("--target", help="local (default) or hf.")] = "local",
+    target: TargetOpt = "local",
 ) -> None:
     """Write an lm-eval task group pinned to the release's commit, built from its test split."""
     from ocforge.evals.register import register_tasks
-    from ocforge.publish.hub_client import connect
 
-    _quiet_hub()
-    try:
-        with connect(target) as conn:  # type: ignore[arg-type]
-            reg = register_tasks(conn.api, dataset, out, prefix=prefix)
-    except OcforgeError as exc:
-        _fail(exc)
+    with connected(target) as conn:
+        reg = register_tasks(conn.api, dataset, out, prefix=prefix)
     _out.print(
         f"[green]registered[/] group {reg.group} in {out}: pinned to {reg.dataset_repo}@"
         f"{reg.dataset_revision} (commit {reg.dataset_sha})"
@@ -106,52 +99,41 @@ def run_command(
     repo: Annotated[
         str | None, typer.Option("--repo", help="Model repo to push to (default: --model's repo).")
     ] = None,
-    target: Annotated[str, typer.Option("--target", help="local (default) or hf.")] = "local",
+    target: TargetOpt = "local",
 ) -> None:
     """Run the registered task group with lm_eval.simple_evaluate; --push records the results."""
     from ocforge.evals.run import RESULTS_FILE, run_eval
-    from ocforge.publish.hub_client import connect
 
-    _quiet_hub()
-    try:
-        with connect(target) as conn:  # type: ignore[arg-type]
-            size: int | str = int(batch_size) if batch_size.isdigit() else batch_size
-            record = run_eval(
-                conn.api,
-                conn.client_env(),
-                model,
-                tasks,
-                output,
-                backend=backend,
-                limit=limit,
-                batch_size=size,
-                device=device,
-                dtype=dtype or ("float32" if device == "cpu" else "auto"),
-                apply_chat_template=chat,
-            )
-            _print_metrics(record)
-            _out.print(f"results: {output / RESULTS_FILE}")
-            if push:
-                _push(conn, _push_repo(repo, record), output / RESULTS_FILE)
-    except OcforgeError as exc:
-        _fail(exc)
+    with connected(target) as conn:
+        size: int | str = int(batch_size) if batch_size.isdigit() else batch_size
+        record = run_eval(
+            conn.api,
+            conn.client_env(),
+            model,
+            tasks,
+            output,
+            backend=backend,
+            limit=limit,
+            batch_size=size,
+            device=device,
+            dtype=dtype or ("float32" if device == "cpu" else "auto"),
+            apply_chat_template=chat,
+        )
+        _print_metrics(record)
+        _out.print(f"results: {output / RESULTS_FILE}")
+        if push:
+            _push(conn, _push_repo(repo, record), output / RESULTS_FILE)
 
 
 @app.command("push")
 def push_command(
     results: Annotated[Path, typer.Argument(help="results.json written by 'ocforge eval run'.")],
     repo: Annotated[str, typer.Option("--repo", help="Model repo ORG/NAME.")],
-    target: Annotated[str, typer.Option("--target", help="local (default) or hf.")] = "local",
+    target: TargetOpt = "local",
 ) -> None:
     """Merge a results file into a model card's model-index and upload it (same as run --push)."""
-    from ocforge.publish.hub_client import connect
-
-    _quiet_hub()
-    try:
-        with connect(target) as conn:  # type: ignore[arg-type]
-            _push(conn, repo, results)
-    except OcforgeError as exc:
-        _fail(exc)
+    with connected(target) as conn:
+        _push(conn, repo, results)
 
 
 judge_app = typer.Typer(
@@ -190,22 +172,17 @@ def judge_prepare_command(
     generator_api_key_env: _KeyEnv = None,
     concurrency: Annotated[int, typer.Option(help="Requests in flight.")] = 16,
     timeout: Annotated[float, typer.Option(help="Seconds per request.")] = 300.0,
-    target: Annotated[str, typer.Option("--target", help="local (default) or hf.")] = "local",
+    target: TargetOpt = "local",
 ) -> None:
     """Write the frozen questions and rubric examples of a release's held-out characters."""
     from ocforge.evals.judge.flow import prepare_release
-    from ocforge.publish.hub_client import connect
 
-    _quiet_hub()
-    try:
+    with connected(target) as conn:
         gen = _endpoint(generator_url, generator_model, generator_api_key_env, timeout, 2)
-        with connect(target) as conn:  # type: ignore[arg-type]
-            done = prepare_release(
-                conn.api, dataset, gen, out, protocol=protocol, repo_id=repo, push=push,
-                concurrency=concurrency,
-            )  # fmt: skip
-    except OcforgeError as exc:
-        _fail(exc)
+        done = prepare_release(
+            conn.api, dataset, gen, out, protocol=protocol, repo_id=repo, push=push,
+            concurrency=concurrency,
+        )  # fmt: skip
     rows = ", ".join(f"{k}: {v['rows']} questions" for k, v in done.manifest["configs"].items())
     src = done.manifest["source"]
     _out.print(f"[green]prepared[/] {done.out} from {src['repo_id']}@{src['revision']} ({rows})")
@@ -260,15 +237,13 @@ def judge_run_command(
         bool, typer.Option("--push", help="Merge results into the model card.")
     ] = False,
     repo: Annotated[str | None, typer.Option(help="Model repo (default: --model's repo).")] = None,
-    target: Annotated[str, typer.Option("--target", help="local (default) or hf.")] = "local",
+    target: TargetOpt = "local",
 ) -> None:
     """Answer the prepared questions with the model, judge every answer, write the results."""
+    from ocforge.errors import JudgeError
     from ocforge.evals.judge import flow
-    from ocforge.evals.judge.errors import JudgeError
-    from ocforge.publish.hub_client import connect
 
-    _quiet_hub()
-    try:
+    with connected(target) as conn:
         name = model_name or model
         if not name:
             raise JudgeError("--model-name (or --model) is needed: the name the endpoint serves")
@@ -278,19 +253,16 @@ def judge_run_command(
                 raise JudgeError("a second judge needs both --judge2-url and --judge2-model")
             judges.append(_endpoint(judge2_url, judge2_model, judge2_api_key_env, timeout, retries))
         sampling = {"max_tokens": max_tokens, "temperature": temperature}
-        with connect(target) as conn:  # type: ignore[arg-type]
-            record = flow.judge_model(
-                conn.api, prepared, _endpoint(model_url, name, model_api_key_env, timeout, retries),
-                judges, output, model=model, protocol=protocol, concurrency=concurrency,
-                answer_sampling={k: v for k, v in sampling.items() if v is not None},
-            )  # fmt: skip
-            _print_judged(record)
-            _out.print(f"results: {output / 'results.json'}; samples: {output / 'samples.jsonl'}")
-            if push:
-                push_repo = _push_repo(repo, record)
-                _report_push(push_repo, flow.push_judge_results(conn.api, push_repo, output))
-    except OcforgeError as exc:
-        _fail(exc)
+        record = flow.judge_model(
+            conn.api, prepared, _endpoint(model_url, name, model_api_key_env, timeout, retries),
+            judges, output, model=model, protocol=protocol, concurrency=concurrency,
+            answer_sampling={k: v for k, v in sampling.items() if v is not None},
+        )  # fmt: skip
+        _print_judged(record)
+        _out.print(f"results: {output / 'results.json'}; samples: {output / 'samples.jsonl'}")
+        if push:
+            push_repo = _push_repo(repo, record)
+            _report_push(push_repo, flow.push_judge_results(conn.api, push_repo, output))
 
 
 def _report_push(repo: str, pushed) -> None:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from ocforge.cli.console import TargetOpt, as_target, connected
 from ocforge.cli.console import console as _out
 from ocforge.cli.console import err_console as _err
 from ocforge.cli.console import fail as _fail
-from ocforge.cli.console import quiet_hub as _quiet_hub
 from ocforge.cli.release import (
     BumpOpt,
     DryRunOpt,
@@ -18,7 +18,6 @@ from ocforge.cli.release import (
     PreviewOpt,
     PrivateOpt,
     RepoOpt,
-    TargetOpt,
     VersionOpt,
     check_choice,
     err_console,
@@ -26,6 +25,9 @@ from ocforge.cli.release import (
     report,
 )
 from ocforge.errors import OcforgeError
+
+if TYPE_CHECKING:  # the CLI imports the publishing code only when a command runs
+    from ocforge.models.publish import ModelPublishResult
 
 app = typer.Typer(
     help="Publish datasets and models to the local Hub or huggingface.co.",
@@ -35,15 +37,60 @@ app = typer.Typer(
 )
 
 
+def _report_model(result: ModelPublishResult, checkpoint: Path, repo: str, where: str) -> None:
+    """What ``publish model`` did: warnings, the release and training named, files, the tag."""
+    for warning in result.warnings:
+        _err.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    ds = result.dataset
+    _out.print(f"dataset release: {ds.repo_id}@{ds.revision} (commit {ds.sha[:12]})")
+    if result.training:
+        recipe = result.training["recipe"]
+        _out.print(
+            f"training: {checkpoint / 'training.json'} ({result.training.get('rows_used')} rows, "
+            f"recipe {recipe.get('name')}, sha256 {str(recipe.get('sha256'))[:12]}) -> the "
+            "card's Training section",
+            highlight=False,
+        )
+    else:
+        _out.print("training: no training.json (the card lists trainer_state.json's facts only)")
+    _out.print(
+        f"files: {len(result.uploaded)} to upload, {len(result.unchanged)} unchanged, "
+        f"{len(result.deleted)} to delete"
+    )
+    if result.dry_run:
+        for rel in result.uploaded:
+            _out.print(f"  + {rel}")
+        for rel in result.deleted:
+            _out.print(f"  - {rel}")
+        _out.print(f"[cyan]dry run[/]: would publish {repo} {result.tag} to {where}")
+        return
+    state = "published" if result.created_commit else "up to date"
+    _out.print(
+        f"[green]{state}[/] {repo} {result.tag} -> commit {result.commit} on {where}"
+        + ("" if result.created_tag else " (tag already there)")
+    )
+
+
 @app.command("model")
 def publish_model_command(
     checkpoint: Annotated[Path, typer.Argument(help="Checkpoint folder (save_pretrained output).")],
     repo: Annotated[str, typer.Option("--repo", help="Model repo ORG/NAME.")],
-    base_model: Annotated[str, typer.Option("--base-model", help="Hub id of the base model.")],
+    base_model: Annotated[
+        str | None,
+        typer.Option(
+            "--base-model",
+            help="Hub id of the base model (default: the one training.json names, if on a Hub).",
+        ),
+    ] = None,
     dataset: Annotated[
-        str, typer.Option("--dataset", help="Dataset release trained on: ORG/NAME@vX.Y.Z.")
-    ],
-    target: Annotated[str, typer.Option("--target", help="local (default) or hf.")] = "local",
+        str | None,
+        typer.Option(
+            "--dataset",
+            help="Dataset release trained on: ORG/NAME@vX.Y.Z (default: the one training.json "
+            "names; if given, it must be that commit).",
+        ),
+    ] = None,
+    target: TargetOpt = "local",
     version: Annotated[
         str | None, typer.Option("--version", help="X.Y.Z (default: next minor, 1.0.0 first).")
     ] = None,
@@ -67,49 +114,25 @@ def publish_model_command(
 ) -> None:
     """Validate a checkpoint, write its model card, push both in one commit and tag it vX.Y.Z."""
     from ocforge.models.publish import publish_model
-    from ocforge.publish.hub_client import connect
 
-    _quiet_hub()
-    try:
-        with connect(target) as conn:  # type: ignore[arg-type]
-            result = publish_model(
-                conn.api,
-                checkpoint,
-                repo,
-                base_model=base_model,
-                dataset=dataset,
-                version=version,
-                private=private,
-                license=license,
-                tags=tag or None,
-                allow_pickle=allow_pickle,
-                include=include or (),
-                exclude=exclude or (),
-                dry_run=dry_run,
-            )
-            where = conn.display
-    except OcforgeError as exc:
-        _fail(exc)
-    for warning in result.warnings:
-        _err.print(f"[yellow]warning:[/] {warning}", highlight=False)
-    ds = result.dataset
-    _out.print(f"dataset release: {ds.repo_id}@{ds.revision} (commit {ds.sha[:12]})")
-    _out.print(
-        f"files: {len(result.uploaded)} to upload, {len(result.unchanged)} unchanged, "
-        f"{len(result.deleted)} to delete"
-    )
-    if result.dry_run:
-        for rel in result.uploaded:
-            _out.print(f"  + {rel}")
-        for rel in result.deleted:
-            _out.print(f"  - {rel}")
-        _out.print(f"[cyan]dry run[/]: would publish {repo} {result.tag} to {where}")
-        return
-    state = "published" if result.created_commit else "up to date"
-    _out.print(
-        f"[green]{state}[/] {repo} {result.tag} -> commit {result.commit} on {where}"
-        + ("" if result.created_tag else " (tag already there)")
-    )
+    with connected(target) as conn:
+        result = publish_model(
+            conn.api,
+            checkpoint,
+            repo,
+            base_model=base_model,
+            dataset=dataset,
+            version=version,
+            private=private,
+            license=license,
+            tags=tag or None,
+            allow_pickle=allow_pickle,
+            include=include or (),
+            exclude=exclude or (),
+            dry_run=dry_run,
+        )
+        where = conn.display
+    _report_model(result, checkpoint, repo, where)
 
 
 @app.command("dataset")
@@ -127,14 +150,13 @@ def publish_dataset(
     """Publish an existing build as a new tagged version of a dataset repo."""
     from ocforge.flows.release import release_build
 
-    check_choice(target, ("local", "hf"), "--target")
     check_choice(bump, ("auto", "major", "minor", "patch"), "--bump")
     quiet()
     try:
         result = release_build(
             build_dir,
             repo,
-            target=target,  # type: ignore[arg-type]
+            target=as_target(target),
             version=version,
             bump=bump,  # type: ignore[arg-type]
             private=private,

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ocforge.cli.common import datatrove_logs
+from ocforge.cli.console import TargetOpt, as_target
 from ocforge.cli.console import fail as _fail
 from ocforge.errors import OcforgeError
 
@@ -23,14 +24,6 @@ err_console = Console(stderr=True, soft_wrap=True, highlight=False)
 app = typer.Typer()
 
 RepoOpt = Annotated[str, typer.Option("--repo", help="Dataset repo ORG/NAME.")]
-TargetOpt = Annotated[
-    str,
-    typer.Option(
-        "--target",
-        help="'local': OCFORGE_HUB_URL, else an in-process local Hub over OCFORGE_HUB_ROOT "
-        "(default .ocforge/hub); 'hf': huggingface.co with your saved token.",
-    ),
-]
 VersionOpt = Annotated[
     str | None, typer.Option("--version", help="Explicit version X.Y.Z (must be new).")
 ]
@@ -73,8 +66,6 @@ def quiet() -> None:
 
 
 def report(result: Any, preview: Path | None, hub: dict[str, Any]) -> None:
-    from ocforge.ledger import Ledger
-
     plan = result.plan
     if result.status == "dry-run":
         console.print("[bold]dry run[/]: nothing was pushed", markup=True)
@@ -107,9 +98,9 @@ def report(result: Any, preview: Path | None, hub: dict[str, Any]) -> None:
         for v in result.verified:
             table.add_row(v.config, v.split, str(v.loaded), str(v.expected))
         console.print(table)
-    manifest = plan.manifest or {}
-    if manifest.get("ledger"):
-        ledger = Ledger.from_dict(manifest["ledger"])
+    # a plan always carries the manifest it publishes (or the release it is up to date with)
+    if plan.manifest is not None:
+        ledger = plan.manifest.ledger.to_ledger()
         table = Table(title="ledger")
         for col in ("config", "input", "kept", "dropped", "duplicates", "quarantined"):
             table.add_column(col)
@@ -158,8 +149,6 @@ def release_command(
     from ocforge.flows.release import release
     from ocforge.recipe import load_recipe
 
-    if target is not None:
-        check_choice(target, ("local", "hf"), "--target")
     check_choice(bump, ("auto", "major", "minor", "patch"), "--bump")
     quiet()
     try:
@@ -169,7 +158,7 @@ def release_command(
             repo,
             build_dir=build_dir,
             rebuild=rebuild,
-            target=target,  # type: ignore[arg-type]
+            target=as_target(target) if target is not None else None,
             private=private,
             version=version,
             bump=bump,
@@ -190,10 +179,9 @@ def releases_command(
     """List a dataset repo's release versions with dates, commits and row counts."""
     from ocforge.publish.history import list_releases
 
-    check_choice(target, ("local", "hf"), "--target")
     quiet()
     try:
-        infos = list_releases(repo, target=target)  # type: ignore[arg-type]
+        infos = list_releases(repo, target=as_target(target))
     except OcforgeError as exc:
         _fail(exc)
     if not infos:
@@ -219,10 +207,9 @@ def diff_command(
     """Rows added, removed and changed per config and split (by id), and the card diff."""
     from ocforge.publish.history import diff_releases
 
-    check_choice(target, ("local", "hf"), "--target")
     quiet()
     try:
-        result = diff_releases(repo, old, new, target=target)  # type: ignore[arg-type]
+        result = diff_releases(repo, old, new, target=as_target(target))
     except OcforgeError as exc:
         _fail(exc)
     for cfg in result.configs_added:

@@ -9,10 +9,8 @@ from typing import Annotated
 
 import typer
 
+from ocforge.cli.console import TargetOpt, connected
 from ocforge.cli.console import console as _out
-from ocforge.cli.console import fail as _fail
-from ocforge.cli.console import quiet_hub as _quiet_hub
-from ocforge.errors import OcforgeError
 
 app = typer.Typer(
     help="Fine-tune a model on a dataset release (TRL's SFTTrainer).",
@@ -54,28 +52,23 @@ def sft_command(
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue the run in --out from its last checkpoint.")
     ] = False,
-    target: Annotated[str, typer.Option("--target", help="local (default) or hf.")] = "local",
+    target: TargetOpt = "local",
 ) -> None:
     """SFT on the release's train split (loaded at the tag's commit), loss on the answers only."""
-    from ocforge.publish.hub_client import connect
     from ocforge.train.sft import run_sft
 
-    _quiet_hub()
     _quiet_libraries()
-    try:
-        with connect(target) as conn:  # type: ignore[arg-type]
-            result = run_sft(
-                conn,
-                dataset,
-                out,
-                base_model=base_model,
-                recipe_path=recipe,
-                max_steps=max_steps,
-                resume=resume,
-                progress=True,
-            )
-    except OcforgeError as exc:
-        _fail(exc)
+    with connected(target) as conn:
+        result = run_sft(
+            conn,
+            dataset,
+            out,
+            base_model=base_model,
+            recipe_path=recipe,
+            max_steps=max_steps,
+            resume=resume,
+            progress=True,
+        )
     m = result.manifest
     ds = m["dataset"]
     resumed = f", resumed from {result.resumed_from}" if result.resumed_from else ""
@@ -89,3 +82,5 @@ def sft_command(
     _out.print(
         f"manifest: {out / 'training.json'} (recipe {m['recipe']['name']}, sha256 {m['recipe']['sha256'][:12]})"
     )
+    # the manifest names the release: publishing needs no --dataset (and checks one if given)
+    _out.print(f"next: ocforge publish model {out} --repo ORG/NAME [--base-model HUB_ID]")

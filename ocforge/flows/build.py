@@ -43,13 +43,15 @@ from ocforge.filters.linking import write_character_index
 from ocforge.filters.pii import pii_counts
 from ocforge.filters.quality import load_patterns
 from ocforge.filters.record_batches import RecordBatchWriter, read_record_table
+from ocforge.filters.released import released_steps
 from ocforge.flows.curation import Curated, Stages
 from ocforge.flows.pipelines import character_steps, dialogue_steps
 from ocforge.inputs import count_input_records, input_fingerprint
 from ocforge.layout import write_config
 from ocforge.ledger import ConfigLedger, Ledger, config_ledger, read_removed
-from ocforge.manifest import build_manifest, write_manifest
+from ocforge.manifest import ReleaseManifest, as_manifest, build_manifest, write_manifest
 from ocforge.outputs import ConfigOutput
+from ocforge.parent_layout import ParentLayout
 from ocforge.recipe import DialogueConfig, InputSpec, Recipe
 from ocforge.records import CHARACTERS_SCHEMA, dialogue_schema
 
@@ -65,15 +67,23 @@ class BuildResult:
     out_dir: Path
     outputs: dict[str, ConfigOutput]
     ledger: Ledger
-    manifest: dict[str, Any]
+    manifest: ReleaseManifest
 
 
-def build(recipe: Recipe, out_dir: Path, progress: Progress | None = None) -> BuildResult:
+def build(
+    recipe: Recipe,
+    out_dir: Path,
+    progress: Progress | None = None,
+    *,
+    parent: ParentLayout | None = None,
+) -> BuildResult:
     """Build every config of ``recipe`` into ``out_dir`` and check the ledger.
 
     If ``out_dir`` holds an unfinished build of the same recipe (it was interrupted), the build
     resumes: finished tasks are not run again and the output is the same as an uninterrupted
-    build's.
+    build's. With ``parent`` (the latest release, :mod:`ocforge.parent_layout`) the Parquet
+    files follow its layout, dedup keeps the rows it holds over new duplicates of them, and
+    ``release.json`` records it under ``layout``.
 
     Raises:
         BuildError: a stage failed, the output folder holds foreign files, or a config kept
@@ -82,14 +92,14 @@ def build(recipe: Recipe, out_dir: Path, progress: Progress | None = None) -> Bu
     """
     progress = progress or (lambda _msg: None)
     out_dir = out_dir.resolve()
-    if _prepare_out_dir(out_dir, recipe):
+    if _prepare_out_dir(out_dir, recipe, parent):
         progress(f"resuming the unfinished build in {out_dir}")
     if recipe.synthesis is not None:  # generate first, then curate what was generated
         from ocforge.builders.synthesis.run import resolve_synthesized_inputs, synthesize
 
         synthesize(recipe, out_dir / "synthesis", progress=progress)
         recipe = resolve_synthesized_inputs(recipe, out_dir / "synthesis")
-    run = _Build(recipe, out_dir, progress)
+    run = _Build(recipe, out_dir, progress, parent)
     twins = run.characters()
     curated = {d.config_name: run.filter_dialogues(d) for d in recipe.dialogues}
     screens = run.decontamination(curated)
@@ -100,6 +110,9 @@ def build(recipe: Recipe, out_dir: Path, progress: Progress | None = None) -> Bu
     manifest = run.card_and_manifest(ledger)
     if recipe.dialogues and recipe.splits.test_fraction > 0:
         manifest = run.eval_configs(ledger) or manifest
+    if parent is not None:  # the release the files follow, next to what they hold
+        manifest = as_manifest({**manifest.to_dict(), "layout": parent.record()}, "release.json")
+        write_manifest(out_dir, manifest)
     shutil.rmtree(run.stages.work)
     ledger.check()
     _check_min_rows(recipe, ledger)
@@ -110,10 +123,13 @@ _STATE = "state.json"
 _FORMAT = 2  # bump when the work-folder layout changes: an older unfinished build restarts
 
 
-def _prepare_out_dir(out_dir: Path, recipe: Recipe) -> bool:
+def _prepare_out_dir(out_dir: Path, recipe: Recipe, parent: ParentLayout | None = None) -> bool:
     """Clear what a previous build wrote, or keep it to resume; refuse a folder holding anything
-    else. Returns True when resuming: an unfinished build of the same recipe is there."""
-    state = {"recipe_sha256": recipe.sha256, "format": _FORMAT}
+    else. Returns True when resuming: an unfinished build of the same recipe (and parent) is
+    there."""
+    state: dict[str, Any] = {"recipe_sha256": recipe.sha256, "format": _FORMAT}
+    if parent is not None:  # dedup and layout depend on it: another parent starts over
+        state["layout_parent"] = parent.parent.to_dict()
     if out_dir.exists():
         foreign = sorted(p.name for p in out_dir.iterdir() if p.name not in (*_OWNED, *_KEPT))
         if foreign:
@@ -152,8 +168,10 @@ class _Build:
     """The steps of one build, in the order :func:`build` runs them. Each config's Parquet
     files, schema, ledger and input records are collected here as it is written."""
 
-    def __init__(self, recipe: Recipe, out_dir: Path, progress: Progress):
-        self.recipe, self.out_dir, self.progress = recipe, out_dir, progress
+    def __init__(
+        self, recipe: Recipe, out_dir: Path, progress: Progress, parent: ParentLayout | None
+    ):
+        self.recipe, self.out_dir, self.progress, self.parent = recipe, out_dir, progress, parent
         self.stages = Stages(recipe, out_dir, progress)
         self.index_path = self.stages.work / "character_index.json"
         self.schemas: dict[str, pa.Schema] = {}
@@ -185,6 +203,7 @@ class _Build:
         :func:`~ocforge.filters.linking.write_character_index`)."""
         chars = self.recipe.characters
         steps = character_steps(self.recipe, self.stages, self._labelled(chars.name, chars.inputs))
+        steps += self._released(chars.name)
         near = self.recipe.filters.dedup.near.profiles
         kept = self.stages.curate(chars.name, steps, near=near, semantic=True)
         records = [doc["metadata"]["record"] for doc in kept.docs()]
@@ -204,8 +223,14 @@ class _Build:
         steps = dialogue_steps(
             self.recipe, self.stages, dcfg, inputs, self.index_path, self.break_patterns
         )
+        steps += self._released(name)
         near = self.recipe.filters.dedup.near.answers
         return self.stages.curate(name, steps, near=near, defer_near=True)
+
+    def _released(self, config: str) -> list:
+        """The step marking the rows the parent release holds, last in the filter stage."""
+        rows = self.parent.released_rows(config) if self.parent else []
+        return released_steps(rows, self.stages.work / config / "released-rows.jsonl")
 
     def decontamination(self, curated: dict[str, Curated]) -> dict[str, Decontaminate]:
         """The decontamination step of each dialogue config, against the eval sets and the
@@ -281,6 +306,7 @@ class _Build:
             seed=splits.seed,
             max_shard_rows=self.recipe.output.max_shard_rows,
             row_group_rows=self.recipe.output.row_group_rows,
+            parent=self.parent.splits(config) if self.parent else None,
         )
         self.schemas[config] = schema
         self.outputs[config] = ConfigOutput(name=config, kind=kind, splits=written)
@@ -291,7 +317,7 @@ class _Build:
         stats = self.out_dir / "logs" / config / "filter" / "stats"
         self.ledgers[config].modified.update(pii_counts(stats))
 
-    def card_and_manifest(self, ledger: Ledger) -> dict[str, Any]:
+    def card_and_manifest(self, ledger: Ledger) -> ReleaseManifest:
         """Write README.md (the dataset card) and release.json; return the manifest."""
         recipe = self.recipe
         default = recipe.dialogues[0].config_name if recipe.dialogues else recipe.characters.name
@@ -319,14 +345,14 @@ class _Build:
         write_manifest(self.out_dir, manifest)
         return manifest
 
-    def eval_configs(self, ledger: Ledger) -> dict[str, Any] | None:
+    def eval_configs(self, ledger: Ledger) -> ReleaseManifest | None:
         """Eval-ready configs from the ``test`` split (held-out characters), so that lm-eval
         tasks registered against a release need no code; they read the manifest just written.
         Returns the manifest written again with them, or None when there are none."""
         self.progress("eval configs")
         try:
             evals = write_eval_configs(
-                self.out_dir, row_group_rows=self.recipe.output.row_group_rows
+                self.out_dir, row_group_rows=self.recipe.output.row_group_rows, parent=self.parent
             )
         except EvalConfigError as exc:
             self.progress(f"no eval configs: {exc}")

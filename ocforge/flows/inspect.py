@@ -31,6 +31,7 @@ def load_and_compare(build_dir: Path) -> InspectReport:
 
     Raises:
         OcforgeError: the folder has no ``release.json`` (not an ocforge build).
+        ManifestError: its ``release.json`` is not a manifest (the field at fault named).
     """
     import datasets
 
@@ -44,17 +45,17 @@ def load_and_compare(build_dir: Path) -> InspectReport:
     manifest = read_manifest(root)
     splits: list[LoadedSplit] = []
     mismatches = []
-    for config, info in manifest["configs"].items():
+    for config, info in manifest.configs.items():
         loaded = datasets.load_dataset(str(root), config)
-        for split, split_info in info["splits"].items():
+        for split, split_info in info.splits.items():
             n = loaded[split].num_rows if split in loaded else 0
-            splits.append(LoadedSplit(config, split, n, split_info["rows"]))
-            if n != split_info["rows"]:
-                mismatches.append(f"{config}/{split}: loaded {n}, manifest {split_info['rows']}")
+            splits.append(LoadedSplit(config, split, n, split_info.rows))
+            if n != split_info.rows:
+                mismatches.append(f"{config}/{split}: loaded {n}, manifest {split_info.rows}")
     return InspectReport(
         root=root,
-        name=manifest["name"],
+        name=manifest.name,
         splits=splits,
-        ledger=Ledger.from_dict(manifest["ledger"]),
+        ledger=manifest.ledger.to_ledger(),
         mismatches=mismatches,
     )

@@ -11,6 +11,9 @@ The Hub side of each step (scan, remote state, decision, changelog, plan, commit
 tag) is :mod:`ocforge.publish.release`; this module adds what needs the other parts: the card
 (statistics, plots and templates from ``cards/``), the input fingerprints of ``builders/`` and the
 build itself (:mod:`ocforge.flows.build`).
+
+Each data file is read once here (:mod:`ocforge.publish.file_pass`: scan, card statistics, row
+keys of the changelog); verification reads them again on purpose, from the Hub as a consumer.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 from ocforge.cards.dataset_card import (
     LICENSE_NOTE,
@@ -33,15 +36,17 @@ from ocforge.cards.dataset_card import (
 )
 from ocforge.cards.plots import render_plots
 from ocforge.cards.preview import card_html
-from ocforge.cards.statistics import removed_examples, stats_and_lengths
-from ocforge.errors import OcforgeError
+from ocforge.cards.statistics import removed_examples, stat_columns, summarize
+from ocforge.errors import ManifestError, OcforgeError, SecretFoundError
 from ocforge.layout import left_out_splits
-from ocforge.ledger import Ledger
 from ocforge.manifest import MANIFEST_NAME, read_manifest
+from ocforge.parent_layout import ParentLayout
 from ocforge.publish.decision import Decision
-from ocforge.publish.history import download_card
+from ocforge.publish.diff import keyed_files
+from ocforge.publish.file_pass import BuildRead, read_build_files
+from ocforge.publish.history import HubWhere, build_changelog, download_card
 from ocforge.publish.hub_client import Target, connect
-from ocforge.publish.local_build import LocalBuild, data_files, read_build, scan_build
+from ocforge.publish.local_build import LocalBuild, data_files, read_build
 from ocforge.publish.release import (
     ReleaseCard,
     ReleaseResult,
@@ -50,7 +55,6 @@ from ocforge.publish.release import (
     finish_tag,
     plan_release,
     push,
-    release_changelog,
     release_manifest,
     up_to_date,
 )
@@ -99,19 +103,43 @@ def _synthesis_provenance(root: Path) -> dict[str, Any]:
     }
 
 
-def _card_context(build: LocalBuild, staging: Path) -> tuple[dict[str, Any], dict[str, Path]]:
+def read_files(build: LocalBuild, remote: RemoteState, progress: Progress | None) -> BuildRead:
+    """The one read of the build's data files: secret scan, the card statistics' columns, and
+    the row keys of the files the changelog against ``remote``'s latest release diffs.
+
+    Raises:
+        SecretFoundError: naming file, row id and pattern of every finding (nothing pushed).
+    """
+    _log(progress, "secret scan")
+    kinds = {name: out.kind for name, out in build.outputs.items()}
+    read = read_build_files(
+        build.root,
+        build.manifest,
+        build.allow,
+        select=lambda config, columns: stat_columns(kinds[config], columns),
+        key_sha256=keyed_files(remote.previous, build.manifest),
+    )
+    if read.findings:
+        raise SecretFoundError(read.findings)
+    build.schemas = read.schemas()
+    return read
+
+
+def _card_context(
+    build: LocalBuild, staging: Path, rows: BuildRead
+) -> tuple[dict[str, Any], dict[str, Path]]:
     """Everything the template needs except version-specific parts, and the plot files."""
     root, manifest, settings, outputs = build.root, build.manifest, build.settings, build.outputs
-    # one read of each config's columns gives its statistics and its answer-length histogram
-    read = {n: stats_and_lengths(root, n, o.kind, list(o.splits)) for n, o in outputs.items()}
+    # each config's statistics and answer-length histogram, from the columns the pass kept
+    read = {n: summarize(n, o.kind, list(o.splits), rows.selected(n)) for n, o in outputs.items()}
     stats = [s for s, _lengths in read.values()]
     lengths = {s.name: read[s.name][1] for s in stats if s.kind == "dialogues"}
     plots = render_plots(staging, stats, lengths)
     plot_files = {rel: staging / rel for items in plots.values() for _t, rel in items}
-    ledger = Ledger.from_dict(manifest["ledger"])
+    ledger = manifest.ledger.to_ledger()
     context = {
-        "title": settings.pretty_name or manifest["name"],
-        "description": (settings.description or manifest.get("description") or "").strip()
+        "title": settings.pretty_name or manifest.name,
+        "description": (settings.description or "").strip()
         or "Synthetic role-play data built with ocforge (the OpenCharacter method).",
         "stats": [asdict(s) for s in stats],
         "schemas": {n: schema_fields(s) for n, s in build.schemas.items()},
@@ -120,13 +148,14 @@ def _card_context(build: LocalBuild, staging: Path) -> tuple[dict[str, Any], dic
         "ledger_rows": ledger.rows(),
         "ledger_modified": ledger.modified_rows(),
         "examples": {n: removed_examples(root, n) for n in outputs},
-        "recipe_file": manifest["recipe"]["file"],
-        "recipe_sha256": manifest["recipe"]["sha256"],
-        "tools": manifest.get("tools", {}),
+        "recipe_file": manifest.recipe.file,
+        "recipe_sha256": manifest.recipe.sha256,
+        "tools": manifest.tools,
         "source_datasets": list(settings.source_datasets),
         "generators": [g for s in stats for g in s.generators],
         **_synthesis_provenance(root),
-        "inputs": [{"sha256": None, "revision": None, **i} for i in manifest.get("inputs", [])],
+        # the JSON form, as the card's content hash has always covered it
+        "inputs": [{"sha256": None, "revision": None, **i.to_dict()} for i in manifest.inputs],
         "license_note": LICENSE_NOTE.format(license=settings.license),
     }
     return context, plot_files
@@ -136,13 +165,16 @@ def _sha256_json(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def card_parts(build: LocalBuild, staging: Path) -> _Card:
-    """Statistics, plots, metadata and the card's content hash of ``build``."""
-    context, plot_files = _card_context(build, staging)
+def card_parts(build: LocalBuild, staging: Path, rows: BuildRead) -> _Card:
+    """Statistics, plots, metadata and the card's content hash of ``build`` (``rows``: what
+    :func:`read_files` got from its data files)."""
+    context, plot_files = _card_context(build, staging, rows)
     # splits and configs with no rows: not in the card's configs; the card names them
+    # (ocforge/layout.py reads the configs' JSON form)
+    configs = {name: cfg.to_dict() for name, cfg in build.manifest.configs.items()}
     context["left_out"] = [
         {"config": c, "splits": splits, "whole_config": c not in build.outputs}
-        for c, splits in left_out_splits(build.manifest["configs"], build.test_fraction).items()
+        for c, splits in left_out_splits(configs, build.test_fraction).items()
     ]
     metadata = card_metadata(build.settings, build.outputs, build.schemas, build.default_config)
     sha = _sha256_json([context, metadata.to_dict(), template_sha256()])
@@ -169,7 +201,7 @@ def card_text(
             "changelog": changelog,
         }
     )
-    previous_generated = (remote.previous or {}).get("card_metadata")
+    previous_generated = remote.previous.card_metadata if remote.previous else None
     return merge_card(remote.readme, parts.metadata, body, previous_generated)
 
 
@@ -198,8 +230,7 @@ def release_build(
     Args:
         build_dir: a folder written by ``ocforge build`` (``release.json``, ``data/``, ...).
         repo_id: ``ORG/NAME`` of the dataset repo (created if missing).
-        target: ``local`` (embedded local Hub, see :func:`~ocforge.publish.hub_client.connect`)
-            or ``hf``.
+        target: ``local`` (embedded local Hub, :func:`~ocforge.publish.hub_client.connect`) or ``hf``.
         version: explicit ``X.Y.Z``; must be newer than the latest release.
         bump: ``auto`` (major: schema changed, minor: rows changed, patch: card only) or a level.
         dry_run: compute and return the plan; push nothing.
@@ -224,8 +255,6 @@ def release_build(
         OcforgeError: every config of the build has 0 rows.
     """
     build = read_build(build_dir, allow_secret_patterns)
-    _log(progress, "secret scan")
-    scan_build(build.root, build.manifest, build.allow)
     with (
         tempfile.TemporaryDirectory(prefix="ocforge-release-") as tmp,
         connect(target, endpoint=endpoint, token=token, hub_root=hub_root) as conn,
@@ -234,8 +263,10 @@ def release_build(
         staging.mkdir(parents=True, exist_ok=True)
         _log(progress, f"reading {repo_id} on {conn.display}")
         remote = remote_state(conn, repo_id, cache)
+        # after the remote state, which says what the changelog diffs; before anything is pushed
+        rows = read_files(build, remote, progress)
         _log(progress, "card statistics and plots")
-        parts = card_parts(build, staging)
+        parts = card_parts(build, staging, rows)
         decision = decide_release(
             build, remote, parts.card.sha256, repo_id, version=version, bump=bump, dry_run=dry_run
         )
@@ -246,7 +277,8 @@ def release_build(
         if decision.action == "up-to-date":
             return up_to_date(conn, repo_id, remote, decision, verify=verify and not dry_run)
         _log(progress, "changelog")
-        changelog = release_changelog(conn, repo_id, build, remote, decision.version.tag, cache)
+        tag = decision.version.tag
+        changelog = build_changelog(conn, repo_id, build, remote, tag, cache, rows.keyed())
         parts.card.text = card_text(
             parts, remote, decision, repo_id, changelog, build.default_config
         )
@@ -270,25 +302,44 @@ def build_is_current(recipe: Recipe, build_dir: Path) -> bool:
     path = Path(build_dir) / MANIFEST_NAME
     if not path.is_file():
         return False
-    manifest = read_manifest(Path(build_dir))
-    if manifest.get("recipe", {}).get("sha256") != recipe.sha256:
+    try:
+        manifest = read_manifest(path)
+    except ManifestError:
+        return False  # a damaged release.json: building again writes a good one
+    if manifest.recipe.sha256 != recipe.sha256:
         return False
-    if manifest.get("tools", {}).get("ocforge") not in (__version__, None):
+    if manifest.tools.get("ocforge") not in (__version__, None):
         return False
     specs = [*recipe.characters.inputs, *(s for d in recipe.dialogues for s in d.inputs)]
     if any(s.path is None and s.hub is None for s in specs):
         return False  # synthesized inputs exist only once the build ran (it resumes them)
-    recorded = [
-        {k: v for k, v in i.items() if k in ("sha256", "hub", "revision")}
-        for i in manifest.get("inputs", [])
-    ]
-    if recorded != [input_fingerprint(s) for s in specs]:
+    if [i.fingerprint() for i in manifest.inputs] != [input_fingerprint(s) for s in specs]:
         return False
     return all((Path(build_dir) / rel).is_file() for rel in data_files(manifest))
 
 
 def default_build_dir(recipe: Recipe) -> Path:
     return Path(".ocforge") / "builds" / recipe.name
+
+
+def _build_needed(
+    recipe: Recipe, repo: str, out: Path, rebuild: bool, target: Target, hub: dict[str, Any]
+) -> tuple[bool, ParentLayout | None]:
+    """Whether ``out`` must be built, and then the layout of ``repo``'s latest release that the
+    build follows (:mod:`ocforge.parent_layout`; ``None`` before the first release). A build
+    is current when it is of this recipe and these inputs and laid out after that release."""
+    from ocforge.publish.parent import latest_release, layout_is_current, read_layout
+
+    where = {k: hub.get(k) for k in ("endpoint", "token", "hub_root")}
+    with (
+        tempfile.TemporaryDirectory(prefix="ocforge-parent-") as tmp,
+        connect(target, **where) as conn,
+    ):
+        parent = latest_release(conn, repo)
+        current = not rebuild and build_is_current(recipe, out)
+        if current and layout_is_current(conn, out, parent, Path(tmp)):
+            return False, None
+        return True, read_layout(conn, parent, Path(tmp), local=out) if parent else None
 
 
 def release(
@@ -316,15 +367,18 @@ def release(
     if not repo:
         raise OcforgeError("no repo to release to: pass --repo ORG/NAME or set publish.repo")
     out = Path(build_dir or default_build_dir(recipe))
-    if rebuild or not build_is_current(recipe, out):
-        _log(progress, f"building {recipe.name} into {out}")
-        build(recipe, out, progress=progress)
+    target = target or recipe.publish.target
+    needed, parent = _build_needed(recipe, repo, out, rebuild, target, kwargs)
+    if needed:
+        after = f", following {parent.parent.tag}" if parent else ""
+        _log(progress, f"building {recipe.name} into {out}{after}")
+        build(recipe, out, progress=progress, parent=parent)
     else:
         _log(progress, f"build in {out} is up to date")
     return release_build(
         out,
         repo,
-        target=target or recipe.publish.target,
+        target=target,
         private=recipe.publish.private if private is None else private,
         allow_secret_patterns=[
             *recipe.publish.allow_secret_patterns,
@@ -335,20 +389,9 @@ def release(
     )
 
 
-def write_card_preview(
-    repo_id: str,
-    tag: str,
-    out_dir: Path,
-    *,
-    target: Target = "local",
-    endpoint: str | None = None,
-    token: str | None = None,
-    hub_root: Path | None = None,
-) -> Path:
+def write_card_preview(repo_id: str, tag: str, out_dir: Path, **where: Unpack[HubWhere]) -> Path:
     """Download the card and its plots at ``tag`` into ``out_dir``; write ``card.html`` there."""
-    readme = download_card(
-        repo_id, tag, out_dir, target=target, endpoint=endpoint, token=token, hub_root=hub_root
-    )
+    readme = download_card(repo_id, tag, out_dir, **where)
     page = Path(out_dir) / "card.html"
     page.write_text(card_html(readme, f"{repo_id} {tag}"), encoding="utf-8")
     return page

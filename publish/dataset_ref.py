@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
 
 from ocforge.errors import ReleaseRefError
+from ocforge.manifest import MANIFEST_NAME, ReleaseManifest, parse_manifest
 
 _REF = re.compile(r"^(?P<repo>[A-Za-z0-9][\w.-]*/[\w.-]+)@(?P<rev>[^\s@]+)$")
 
@@ -19,11 +19,11 @@ class DatasetRelease:
     repo_id: str
     revision: str  # as given: a tag such as v1.0.0, a branch or a commit
     sha: str  # the commit the revision pointed to when resolved
-    manifest: dict[str, Any]  # release.json at that commit
+    manifest: ReleaseManifest  # release.json at that commit
 
     @property
     def version(self) -> str | None:
-        return self.manifest.get("version")
+        return self.manifest.version
 
     @property
     def ref(self) -> str:
@@ -65,6 +65,7 @@ def resolve_release(api: Any, ref: str) -> DatasetRelease:
 
     Raises:
         ReleaseRefError: unknown repo or revision, or no ``release.json`` at that commit.
+        ManifestError: the commit's ``release.json`` is not a manifest.
     """
     from huggingface_hub.errors import (
         EntryNotFoundError,
@@ -86,9 +87,10 @@ def resolve_release(api: Any, ref: str) -> DatasetRelease:
             "cannot read it)"
         ) from None
     try:
-        manifest = json.loads(download_text(api, repo_id, "release.json", sha, repo_type="dataset"))
+        text = download_text(api, repo_id, MANIFEST_NAME, sha, repo_type="dataset")
     except EntryNotFoundError:
         raise ReleaseRefError(
             f"{repo_id}@{revision} ({sha[:12]}) has no release.json: not an ocforge release"
         ) from None
+    manifest = parse_manifest(text, f"{repo_id}@{revision} ({sha[:12]})")
     return DatasetRelease(repo_id=repo_id, revision=revision, sha=sha, manifest=manifest)
