@@ -18,7 +18,6 @@ keys of the changelog); verification reads them again on purpose, from the Hub a
 
 from __future__ import annotations
 
-import hashlib
 import json
 import tempfile
 from collections.abc import Callable
@@ -38,6 +37,7 @@ from ocforge.cards.plots import render_plots
 from ocforge.cards.preview import card_html
 from ocforge.cards.statistics import removed_examples, stat_columns, summarize
 from ocforge.errors import ManifestError, OcforgeError, SecretFoundError
+from ocforge.hashing import json_sha256
 from ocforge.layout import left_out_splits
 from ocforge.manifest import MANIFEST_NAME, read_manifest
 from ocforge.parent_layout import ParentLayout
@@ -161,10 +161,6 @@ def _card_context(
     return context, plot_files
 
 
-def _sha256_json(value: Any) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
-
-
 def card_parts(build: LocalBuild, staging: Path, rows: BuildRead) -> _Card:
     """Statistics, plots, metadata and the card's content hash of ``build`` (``rows``: what
     :func:`read_files` got from its data files)."""
@@ -177,7 +173,8 @@ def card_parts(build: LocalBuild, staging: Path, rows: BuildRead) -> _Card:
         for c, splits in left_out_splits(configs, build.test_fraction).items()
     ]
     metadata = card_metadata(build.settings, build.outputs, build.schemas, build.default_config)
-    sha = _sha256_json([context, metadata.to_dict(), template_sha256()])
+    # the form card hashes were first recorded in, so an unchanged card keeps its hash
+    sha = json_sha256([context, metadata.to_dict(), template_sha256()], style="spaced")
     return _Card(context, metadata, ReleaseCard(sha, metadata.to_dict(), plot_files))
 
 
