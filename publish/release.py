@@ -24,7 +24,6 @@ from ocforge.publish.decision import Decision, decide, pending_build
 from ocforge.publish.diff import card_diff
 from ocforge.publish.hub_client import HubConnection
 from ocforge.publish.local_build import LocalBuild
-from ocforge.publish.local_build import scan_build as scan_build  # tests/test_secret_scan.py
 from ocforge.publish.plan import ReleasePlan, file_actions
 from ocforge.publish.remote import README, RemoteState
 from ocforge.publish.secrets import scan_text

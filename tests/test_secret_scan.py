@@ -12,7 +12,7 @@ import pytest
 from release_helpers import corpus, write_build
 
 from ocforge.manifest import read_manifest
-from ocforge.publish.release import scan_build
+from ocforge.publish.local_build import scan_build
 from ocforge.publish.secrets import PATTERNS, SecretFoundError, scan_parquet, string_leaves
 
 # one realistic value per pattern (none of them is a live credential)
