@@ -1,0 +1,1 @@
+"""The local Hub's Dataset Viewer: the datasets-server API over a revision's Parquet files (DuckDB)."""
