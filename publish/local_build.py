@@ -3,8 +3,10 @@ sections, the loadable configs with their schemas, and the secret scan of every 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -125,3 +127,24 @@ def scan_build(root: Path, manifest: ReleaseManifest, allow: list[str]) -> None:
     findings = read_build_files(root, manifest, allow).findings
     if findings:
         raise SecretFoundError(findings)
+
+
+def synthesis_provenance(root: Path) -> dict[str, Any]:
+    """Generator model, sampling parameters and prompt hashes recorded by ``ocforge synth``."""
+    path = root / "synthesis" / "synthesis.json"
+    if not path.is_file():
+        return {"synthesis": None, "prompts": {}}
+    data = json.loads(path.read_text("utf-8"))
+    backend = data.get("backend") or {}
+    prompts = {
+        name: (p.get("sha256") if isinstance(p, dict) else str(p))
+        for name, p in (data.get("prompts") or {}).items()
+    }
+    return {
+        "synthesis": {
+            "model": backend.get("model"),
+            "backend": backend.get("type"),
+            "generation": data.get("generation") or {},
+        },
+        "prompts": {k: v for k, v in prompts.items() if v},
+    }

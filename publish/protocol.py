@@ -197,6 +197,97 @@ def commit(api: HfApi, release: ReleaseCommit) -> str:
     return info.oid
 
 
+@dataclass(frozen=True)
+class PullRequest:
+    """A pull request on the Hub: its number, page URL, ``refs/pr/N`` and head commit."""
+
+    num: int
+    url: str
+    revision: str
+    sha: str
+
+
+def open_pull_request(api: HfApi, release: ReleaseCommit) -> PullRequest:
+    """The release's commit as a new pull request against ``main`` (based on ``release.parent``,
+    so the diff a reviewer sees is the release's); nothing lands on ``main`` and no tag is made.
+
+    Raises:
+        PublishError: the pull request could not be opened.
+    """
+    try:
+        info = api.create_commit(
+            release.repo_id,
+            list(release.operations),
+            commit_message=release.title,
+            commit_description=release.description,
+            repo_type=release.repo_type,
+            create_pr=True,
+            parent_commit=release.parent,
+        )
+    except (*hub_errors(), ValueError) as exc:
+        raise PublishError(
+            f"could not open a pull request for {release.tag} on {release.repo_id} "
+            f"({describe(exc)}); nothing was merged and no tag was created"
+        ) from exc
+    if info.pr_num is None or info.pr_revision is None:
+        raise PublishError(f"the Hub opened no pull request for {release.tag}: {info.commit_url}")
+    return PullRequest(info.pr_num, info.pr_url or "", info.pr_revision, info.oid)
+
+
+def open_pull_requests(
+    api: HfApi, repo_id: str, repo_type: RepoType, title: str
+) -> list[PullRequest]:
+    """Open pull requests of ``repo_id`` titled ``title``, newest first.
+
+    Raises:
+        HubAccessError: the discussions or refs cannot be read.
+    """
+    try:
+        found = [
+            d
+            for d in api.get_repo_discussions(
+                repo_id,
+                repo_type=repo_type,
+                discussion_type="pull_request",
+                discussion_status="open",
+            )
+            if d.title == title
+        ]
+        if not found:
+            return []
+        heads = {
+            r.ref: r.target_commit
+            for r in api.list_repo_refs(
+                repo_id, repo_type=repo_type, include_pull_requests=True
+            ).pull_requests
+            or []
+        }
+    except hub_errors() as exc:
+        raise HubAccessError(
+            f"cannot read the pull requests of {repo_id}: {describe(exc)}"
+        ) from exc
+    prs = [
+        PullRequest(d.num, d.url, d.git_reference or "", heads.get(d.git_reference or "", ""))
+        for d in found
+    ]
+    return sorted((p for p in prs if p.sha), key=lambda p: -p.num)
+
+
+def close_pull_request(
+    api: HfApi, repo_id: str, repo_type: RepoType, pr: PullRequest, comment: str
+) -> None:
+    """Close ``pr`` with ``comment`` (a release that does not load must not be merged)."""
+    try:
+        api.change_discussion_status(
+            repo_id, pr.num, "closed", comment=comment, repo_type=repo_type
+        )
+    except hub_errors() as exc:
+        raise PublishError(
+            f"pull request #{pr.num} of {repo_id} does not load and could not be closed "
+            f"({describe(exc)}): do not merge it"
+        ) from exc
+
+
 def create_tag(
     api: HfApi, repo_id: str, repo_type: RepoType, tag: str, sha: str, message: str
 ) -> None:

@@ -25,6 +25,8 @@ from ocforge.publish.diff import card_diff
 from ocforge.publish.hub_client import HubConnection
 from ocforge.publish.local_build import LocalBuild
 from ocforge.publish.plan import ReleasePlan, file_actions
+from ocforge.publish.protocol import PullRequest
+from ocforge.publish.pull_request import open_release_pull_request
 from ocforge.publish.remote import README, RemoteState
 from ocforge.publish.secrets import scan_text
 from ocforge.publish.tagging import commit_verify_tag, create_repo, finish_untagged
@@ -38,7 +40,9 @@ Progress = Callable[[str], None]
 @dataclass
 class ReleaseResult:
     """Outcome of a release: ``status`` is ``released``, ``up-to-date``, ``tagged`` (a commit
-    of this build left untagged by an earlier run loaded and was tagged) or ``dry-run``."""
+    of this build left untagged by an earlier run loaded and was tagged), ``dry-run``,
+    ``pull-request`` (opened as ``pull_request``, not tagged) or ``pull-request-open`` (an
+    earlier run's pull request of this release is still open)."""
 
     repo_id: str
     version: str
@@ -49,6 +53,7 @@ class ReleaseResult:
     verified: list[VerifiedSplit] = field(default_factory=list)
     bytes_uploaded: int = 0
     target: str = ""
+    pull_request: PullRequest | None = None
 
 
 @dataclass
@@ -252,6 +257,34 @@ def push(
         verified,
         bytes_uploaded=plan.bytes_to_upload,
         target=conn.display,
+    )
+
+
+def push_pull_request(
+    conn: HubConnection,
+    plan: ReleasePlan,
+    remote: RemoteState,
+    *,
+    private: bool,
+    verify: bool,
+    progress: Progress | None = None,
+) -> ReleaseResult:
+    """Open the release as a pull request and verify it (:mod:`ocforge.publish.pull_request`);
+    no tag: merging it and releasing again tags it."""
+    pr, verified, new = open_release_pull_request(
+        conn, plan, repo_exists=remote.exists, private=private, verify=verify, progress=progress
+    )
+    return ReleaseResult(
+        plan.repo_id,
+        plan.version,
+        plan.tag,
+        pr.sha,
+        "pull-request" if new else "pull-request-open",
+        plan,
+        verified,
+        bytes_uploaded=plan.bytes_to_upload if new else 0,
+        target=conn.display,
+        pull_request=pr,
     )
 
 

@@ -17,6 +17,7 @@ from ocforge.cli.release import (
     NoVerifyOpt,
     PreviewOpt,
     PrivateOpt,
+    PullRequestOpt,
     RepoOpt,
     VersionOpt,
     check_choice,
@@ -145,6 +146,7 @@ def publish_dataset(
     private: PrivateOpt = False,
     dry_run: DryRunOpt = False,
     no_verify: NoVerifyOpt = False,
+    pull_request: PullRequestOpt = False,
     preview: PreviewOpt = None,
 ) -> None:
     """Publish an existing build as a new tagged version of a dataset repo."""
@@ -162,6 +164,7 @@ def publish_dataset(
             private=private,
             dry_run=dry_run,
             verify=not no_verify,
+            pull_request=pull_request,
             progress=lambda m: err_console.print(f"[dim]{m}[/]", markup=True),
         )
         report(result, preview, {"target": target})

@@ -45,6 +45,14 @@ NoVerifyOpt = Annotated[
         "(an untagged commit left by an earlier run is always loaded before it is tagged).",
     ),
 ]
+PullRequestOpt = Annotated[
+    bool,
+    typer.Option(
+        "--pr",
+        help="Open the release as a pull request for review instead of committing to main and "
+        "tagging; merge it, then run the release again to tag it.",
+    ),
+]
 PreviewOpt = Annotated[
     Path | None,
     typer.Option(
@@ -70,6 +78,9 @@ def report(result: Any, preview: Path | None, hub: dict[str, Any]) -> None:
     if result.status == "dry-run":
         console.print("[bold]dry run[/]: nothing was pushed", markup=True)
         console.print(plan.format())
+        return
+    if result.status in ("pull-request", "pull-request-open"):
+        report_pull_request(result)
         return
     words = {
         "released": f"released {result.tag}",
@@ -119,6 +130,21 @@ def report(result: Any, preview: Path | None, hub: dict[str, Any]) -> None:
         console.print(f"card:    {page}")
 
 
+def report_pull_request(result: Any) -> None:
+    pr = result.pull_request
+    state = "opened" if result.status == "pull-request" else "already open:"
+    console.print(f"[green]{state} pull request #{pr.num} for {result.tag}[/]", markup=True)
+    console.print(f"repo:    {result.repo_id} on {result.target}")
+    console.print(f"review:  {pr.url}")
+    console.print(f"load:    load_dataset({result.repo_id!r}, revision={pr.revision!r})")
+    console.print(f"commit:  {result.commit}")
+    for v in result.verified:
+        console.print(f"loaded:  {v.config}/{v.split} {v.loaded} rows (release.json {v.expected})")
+    console.print(
+        f"not tagged: merge the pull request, then run the release again to tag {result.tag}"
+    )
+
+
 @app.command("release")
 def release_command(
     recipe: Annotated[Path, typer.Argument(help="Recipe YAML file.")],
@@ -136,6 +162,7 @@ def release_command(
     ] = None,
     dry_run: DryRunOpt = False,
     no_verify: NoVerifyOpt = False,
+    pull_request: PullRequestOpt = False,
     build_dir: Annotated[
         Path | None,
         typer.Option("--build-dir", help="Build folder (default .ocforge/builds/<recipe name>)."),
@@ -164,6 +191,7 @@ def release_command(
             bump=bump,
             dry_run=dry_run,
             verify=not no_verify,
+            pull_request=pull_request,
             progress=lambda m: err_console.print(f"[dim]{m}[/]", markup=True),
         )
         report(result, preview, {"target": target or loaded.publish.target})

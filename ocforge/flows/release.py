@@ -18,7 +18,6 @@ keys of the changelog); verification reads them again on purpose, from the Hub a
 
 from __future__ import annotations
 
-import json
 import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -46,7 +45,7 @@ from ocforge.publish.diff import keyed_files
 from ocforge.publish.file_pass import BuildRead, read_build_files
 from ocforge.publish.history import HubWhere, build_changelog, download_card
 from ocforge.publish.hub_client import Target, connect
-from ocforge.publish.local_build import LocalBuild, data_files, read_build
+from ocforge.publish.local_build import LocalBuild, data_files, read_build, synthesis_provenance
 from ocforge.publish.release import (
     ReleaseCard,
     ReleaseResult,
@@ -55,6 +54,7 @@ from ocforge.publish.release import (
     finish_tag,
     plan_release,
     push,
+    push_pull_request,
     release_manifest,
     up_to_date,
 )
@@ -80,27 +80,6 @@ class _Card:
     context: dict[str, Any]
     metadata: Any  # huggingface_hub DatasetCardData
     card: ReleaseCard
-
-
-def _synthesis_provenance(root: Path) -> dict[str, Any]:
-    """Generator model, sampling parameters and prompt hashes recorded by ``ocforge synth``."""
-    path = root / "synthesis" / "synthesis.json"
-    if not path.is_file():
-        return {"synthesis": None, "prompts": {}}
-    data = json.loads(path.read_text("utf-8"))
-    backend = data.get("backend") or {}
-    prompts = {
-        name: (p.get("sha256") if isinstance(p, dict) else str(p))
-        for name, p in (data.get("prompts") or {}).items()
-    }
-    return {
-        "synthesis": {
-            "model": backend.get("model"),
-            "backend": backend.get("type"),
-            "generation": data.get("generation") or {},
-        },
-        "prompts": {k: v for k, v in prompts.items() if v},
-    }
 
 
 def read_files(build: LocalBuild, remote: RemoteState, progress: Progress | None) -> BuildRead:
@@ -153,7 +132,7 @@ def _card_context(
         "tools": manifest.tools,
         "source_datasets": list(settings.source_datasets),
         "generators": [g for s in stats for g in s.generators],
-        **_synthesis_provenance(root),
+        **synthesis_provenance(root),
         # the JSON form, as the card's content hash has always covered it
         "inputs": [{"sha256": None, "revision": None, **i.to_dict()} for i in manifest.inputs],
         "license_note": LICENSE_NOTE.format(license=settings.license),
@@ -215,6 +194,7 @@ def release_build(
     private: bool = False,
     dry_run: bool = False,
     verify: bool = True,
+    pull_request: bool = False,
     allow_secret_patterns: list[str] | None = None,
     endpoint: str | None = None,
     token: str | None = None,
@@ -234,10 +214,10 @@ def release_build(
         verify: load every config and split back at the new commit in a child process before
             tagging it (``False``: tag without loading; an untagged commit left by an earlier
             run is loaded before it is tagged all the same).
+        pull_request: open it as a pull request, verified, untagged (``publish.pull_request``).
         allow_secret_patterns: secret-scan patterns to allow, added to the recipe's.
-        endpoint, token, hub_root: override the target's location and credentials.
-        staging_dir: keep the generated card, plots and ``release.json`` there (e.g. to read
-            what a dry run would push); a temporary folder otherwise.
+        endpoint, token, hub_root: the target's location and credentials.
+        staging_dir: keep the generated card, plots and ``release.json`` there.
 
     Returns:
         :class:`ReleaseResult` with ``version``, ``tag``, ``commit`` and ``status``.
@@ -246,9 +226,8 @@ def release_build(
         SecretFoundError: the data or card contain token-like strings (nothing pushed).
         VersionError / TagExistsError: the requested version is not newer or already tagged.
         HubAccessError: the target cannot be read (unreachable, refused token).
-        PublishError: the commit or tag could not be created (no tag exists for the version).
-        VerificationError: the new commit does not load as ``release.json`` says; it was not
-            tagged (see :mod:`ocforge.publish.tagging` for what the next run does with it).
+        PublishError: the commit, pull request or tag could not be created (no tag exists).
+        VerificationError: the new commit does not load as ``release.json`` says (no tag).
         OcforgeError: every config of the build has 0 rows.
     """
     build = read_build(build_dir, allow_secret_patterns)
@@ -283,7 +262,8 @@ def release_build(
         plan = plan_release(conn, build, remote, decision, parts.card, manifest, staging)
         if dry_run:
             return dry_run_result(conn, plan)
-        return push(conn, plan, remote, private=private, verify=verify, progress=progress)
+        send = push_pull_request if pull_request else push
+        return send(conn, plan, remote, private=private, verify=verify, progress=progress)
 
 
 # --------------------------------------------------------------------------- recipe -> release
