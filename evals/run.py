@@ -295,7 +295,10 @@ def push_results(api: Any, repo_id: str, results: Path, *, revision: str = "main
         raise EvalRunError(
             f"{repo_id} has no README.md: publish the model with 'ocforge publish model' first"
         ) from None
-    updated = update_card_text(text, record, repo_id.split("/")[-1])
+    from ocforge.publish.card_check import check_card_text
+
+    # the merged card as the Hub would check it, before the commit (as a model publish does)
+    updated = check_card_text(update_card_text(text, record, repo_id.split("/")[-1]), "model")
     ds = record["dataset"]
     label = ds["version"] or ds["sha"][:12]
     path_in_repo = f"{EVALS_DIR}{record['group']}_{label}.json"

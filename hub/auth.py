@@ -9,8 +9,11 @@ every further column names an organization the user belongs to (``*`` = every na
     hf_localwritetoken	alice
     hf_localreadtoken	bob	read
     hf_teamtoken	carol	write	demo	research
+    hf_citoken	__DUMMY_HUB_USER__	write	fullname=Dummy%20User	valid_org_hub=Dummy%20Hub%20Org
 
 Files of earlier versions (one to three columns) keep their meaning; the org columns are new.
+A column ``fullname=...`` gives the user's display name and ``ORG=...`` an org's, both
+percent-encoded (whoami reports them as ``fullname``).
 
 Permissions follow huggingface.co: a user acts in its own namespace and in its orgs' namespaces.
 It may create repos there (elsewhere 403), write there (a public repo elsewhere: 403), and read
@@ -33,6 +36,7 @@ import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote
 
 from ocforge.errors import TokenConfigError
 
@@ -50,11 +54,16 @@ ROLES = ("read", "write")
 
 @dataclass(frozen=True)
 class Identity:
-    """Who a request acts as: a username, its role (``read``/``write``) and its orgs."""
+    """Who a request acts as: a username, its role (``read``/``write``) and its orgs.
+
+    ``fullname`` and ``org_fullnames`` (org -> display name) only decorate whoami.
+    """
 
     name: str
     role: str = "write"
     orgs: frozenset[str] = frozenset()
+    fullname: str | None = None
+    org_fullnames: tuple[tuple[str, str], ...] = ()
 
     @property
     def can_write(self) -> bool:
@@ -65,13 +74,21 @@ class Identity:
         return self.name == ADMIN_USERNAME or ALL_NAMESPACES in self.orgs
 
     def acts_in(self, namespace: str) -> bool:
-        """True if ``namespace`` is this user's own, one of its orgs', or it is the admin."""
-        return self.is_admin or namespace == self.name or namespace in self.orgs
+        """True if ``namespace`` is this user's own, one of its orgs', or it is the admin.
+
+        Names compare without case, as repo ids do on huggingface.co (repo_ids.py).
+        """
+        wanted = namespace.casefold()
+        return self.is_admin or any(own.casefold() == wanted for own in (self.name, *self.orgs))
 
     @property
     def org_names(self) -> list[str]:
         """The orgs as whoami lists them (``*`` is not an org)."""
         return sorted(self.orgs - {ALL_NAMESPACES})
+
+    def org_fullname(self, org: str) -> str:
+        """An org's display name for whoami (its name unless the token file gave one)."""
+        return dict(self.org_fullnames).get(org, org)
 
 
 def _digest(token: str) -> str:
@@ -171,11 +188,72 @@ def _parse_entries(text: str, *, source: str) -> Iterable[tuple[str, Identity]]:
                 f"{where}: the third column (role) must be 'read' or 'write'; "
                 "expected TOKEN [USERNAME [read|write [ORG ...]]]."
             )
-        orgs = frozenset(
-            org if org == ALL_NAMESPACES else _check_user(org, where, "org name")
-            for org in fields[3:]
-        )
-        yield token, Identity(user, role, orgs)
+        yield token, _identity(user, role, fields[3:], where)
+
+
+def _identity(user: str, role: str, columns: list[str], where: str) -> Identity:
+    """An identity from the columns after the role: ``ORG``, ``ORG=Display%20Name`` or
+    ``fullname=Display%20Name`` (the user's; percent-encoded because columns split on blanks)."""
+    orgs: set[str] = set()
+    fullname: str | None = None
+    org_fullnames: list[tuple[str, str]] = []
+    for column in columns:
+        name, eq, display = column.partition("=")
+        if eq and not display:
+            raise TokenConfigError(f"{where}: {column!r} needs a display name after '='.")
+        if name == "fullname" and eq:
+            fullname = unquote(display)
+            continue
+        org = name if name == ALL_NAMESPACES else _check_user(name, where, "org name")
+        orgs.add(org)
+        if eq:
+            org_fullnames.append((org, unquote(display)))
+    return Identity(user, role, frozenset(orgs), fullname, tuple(sorted(org_fullnames)))
+
+
+def _hub_id(kind: str, name: str) -> str:
+    # huggingface.co ids are 24 hex digits; derive a stable one so reruns agree
+    return hashlib.sha256(f"{kind}\0{name.casefold()}".encode()).hexdigest()[:24]
+
+
+def whoami_payload(identity: Identity) -> dict[str, object]:
+    """``GET /api/whoami-v2`` for ``identity``, shaped like huggingface.co's answer.
+
+    Callers read ``name``, ``fullname``, ``orgs[].name`` and ``auth.accessToken.role``; the
+    billing and e-mail fields exist with their "nothing configured" values.
+    """
+    orgs = [
+        {
+            "type": "org",
+            "id": _hub_id("org", org),
+            "name": org,
+            "fullname": identity.org_fullname(org),
+            "email": None,
+            "canPay": False,
+            "periodEnd": None,
+            "avatarUrl": "",
+            "roleInOrg": identity.role,
+            "isEnterprise": False,
+        }
+        for org in identity.org_names
+    ]
+    return {
+        "type": "user",
+        "id": _hub_id("user", identity.name),
+        "name": identity.name,
+        "fullname": identity.fullname or identity.name,
+        "email": None,
+        "emailVerified": False,
+        "canPay": False,
+        "isPro": False,
+        "periodEnd": None,
+        "avatarUrl": "",
+        "orgs": orgs,
+        "auth": {
+            "type": "access_token",
+            "accessToken": {"displayName": "ocforge-localhub", "role": identity.role},
+        },
+    }
 
 
 def generate_token() -> str:

@@ -18,11 +18,13 @@ from .errors import (
 from .gitattributes import choose_upload_mode, is_lfs_by_attributes, parse_lfs_patterns
 from .objects import AddFile, CommitOperation, DeleteFile, DeleteFolder, FileEntry
 from .protocol import Request, Response, decode_json, json_response
+from .pull_requests import commit_operations, open_commit_target, pull_request_url
 from .repo_api import open_repo
 from .shapes import repo_url
 from .storage import Repo
 from .validation import RepoKey, check_ref_name, check_repo_path, check_revision, is_sha256
 from .xet.accounting import record_commit
+from .yamlcheck import validate_readme
 
 
 def _gitignore_rules(text: str) -> list[tuple[str, bool]]:
@@ -54,7 +56,7 @@ def _is_ignored(rules: list[tuple[str, bool]], path: str) -> bool:
 
 def preupload(ctx: HubContext, req: Request, key: RepoKey, revision: str) -> Response:
     """``POST /api/{t}/{id}/preupload/{rev}``: upload mode, ignore flag and current oid per file."""
-    repo = open_repo(ctx, req, key, write=True)
+    repo = open_commit_target(ctx, req, key, revision, create_pr=req.flag("create_pr"))
     head = repo.resolve(check_revision(revision))
     body = req.json_object()
     files = body.get("files")
@@ -111,10 +113,9 @@ def _parse_commit_line(line: bytes, lineno: int) -> tuple[str, dict[str, Any]]:
 def commit(ctx: HubContext, req: Request, key: RepoKey, revision: str) -> Response:
     """``POST /api/{t}/{id}/commit/{branch}``: apply an NDJSON commit payload to a branch."""
     identity = require_writer(req.identity)
-    repo = open_repo(ctx, req, key, write=True)
     branch = check_revision(revision)
-    if req.flag("create_pr"):
-        raise NotImplementedHubError("Pull requests are not supported by the local hub.")
+    create_pr = req.flag("create_pr")  # opens refs/pr/N on top of the branch (pull_requests.py)
+    repo = open_commit_target(ctx, req, key, branch, create_pr=create_pr)
     limits = ctx.limits
     req.body.limit = limits.max_commit_body
     req.body.check_declared_size()
@@ -149,9 +150,11 @@ def commit(ctx: HubContext, req: Request, key: RepoKey, revision: str) -> Respon
         raise BadRequestError('"description" must be a string.')
     if parent is not None and not isinstance(parent, str):
         raise BadRequestError('"parentCommit" must be a commit id.')
-    new = repo.commit(
+    new, pr_num = commit_operations(
+        repo,
         branch,
         operations,
+        create_pr=create_pr,
         title=summary.strip().splitlines()[0][:1000],
         message=description,
         author=identity.name,
@@ -167,7 +170,7 @@ def commit(ctx: HubContext, req: Request, key: RepoKey, revision: str) -> Respon
             "commitUrl": f"{repo_url(req.base_url, key)}/commit/{new.id}",
             "commitMessage": new.title,
             "hookOutput": "",
-            "pullRequestUrl": None,
+            "pullRequestUrl": pull_request_url(req.base_url, key, pr_num),
         }
     )
 
@@ -179,6 +182,8 @@ def _commit_operation(repo: Repo, kind: str, value: dict[str, Any], limit: int) 
         if value.get("encoding", "base64") != "base64":
             raise BadRequestError(f"Unsupported encoding for {path}: only base64.")
         content = decode_base64_content(value.get("content"), path, limit)
+        if path == "README.md":
+            _check_card(content, repo.key.repo_type)
         # Blobs are stored before the commit exists; unreferenced ones are harmless.
         return AddFile(path, repo.store_blob_bytes(content, lfs=False))
     if kind == "lfsFile":
@@ -191,6 +196,16 @@ def _commit_operation(repo: Repo, kind: str, value: dict[str, Any], limit: int) 
     if kind == "deletedFolder":
         return DeleteFolder(check_repo_path(path_raw))
     raise BadRequestError(f"Unknown commit operation {kind!r}.")
+
+
+def _check_card(content: bytes, repo_type: str) -> None:
+    """The Hub refuses a commit whose README.md metadata it would not accept (the rules of
+    ``/api/validate-yaml``), so a card the Hub would refuse is refused here too."""
+    errors = validate_readme(content.decode("utf-8", "replace"), repo_type)
+    if errors:
+        raise BadRequestError(
+            "Invalid metadata in README.md.\n" + "\n".join(f"- {e}" for e in errors)
+        )
 
 
 def _lfs_entry(repo: Repo, path: str, value: dict[str, Any]) -> FileEntry:
@@ -241,8 +256,10 @@ def create_tag(ctx: HubContext, req: Request, key: RepoKey, revision: str) -> Re
     """``POST /api/{t}/{id}/tag/{rev}``: tag ``rev`` with the body's ``tag`` name."""
     repo = open_repo(ctx, req, key, write=True)
     body = req.json_object()
-    tag = check_ref_name(body.get("tag"), "tag")
-    repo.create_tag(tag, repo.resolve(check_revision(revision)))
+    # huggingface.co checks the revision first: a missing one is RevisionNotFound even when
+    # the tag name is invalid too (huggingface_hub test_create_tag_on_missing_revision)
+    target = repo.resolve(check_revision(revision))
+    repo.create_tag(check_ref_name(body.get("tag"), "tag"), target)
     return json_response({})
 
 

@@ -74,6 +74,16 @@ class RevisionNotFoundError(HubError):
     code = "RevisionNotFound"
 
 
+class GatedRepoError(HubError):
+    """A gated repo's content without accepted access (403, or 401 anonymous; ``GatedRepo``).
+
+    huggingface_hub raises ``GatedRepoError`` for this code whatever the status.
+    """
+
+    status = 403
+    code = "GatedRepo"
+
+
 class EntryNotFoundError(HubError):
     """File or folder missing at the resolved revision (404 ``EntryNotFound``)."""
 

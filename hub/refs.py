@@ -8,6 +8,7 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
+from .discussions import pull_request_head
 from .errors import (
     BadRequestError,
     ConflictError,
@@ -18,7 +19,18 @@ from .errors import (
     UnprocessableError,
 )
 from .hashing import canonical_json
-from .objects import AddFile, Commit, CommitOperation, DeleteFile, FileEntry, Refs, utc_now_iso
+from .objects import (
+    AddFile,
+    Commit,
+    CommitOperation,
+    DeleteFile,
+    DeleteFolder,
+    FileEntry,
+    Refs,
+    utc_now_iso,
+)
+from .repo_ids import REPO_NOT_FOUND
+from .revisions import expand_short_commit_id, is_short_commit_id
 from .validation import is_commit_id
 
 if TYPE_CHECKING:
@@ -35,14 +47,18 @@ class RefsAndCommits:
         try:
             data = json.loads((self.dir / "refs.json").read_bytes())
         except FileNotFoundError:
-            raise RepoNotFoundError(f"Repository {self.key.repo_id} not found.") from None
+            raise RepoNotFoundError(REPO_NOT_FOUND) from None
         return Refs(dict(data.get("heads", {})), dict(data.get("tags", {})))
 
     def _write_refs(self, refs: Refs) -> None:
         self.store.write_atomic(self.dir / "refs.json", canonical_json(refs.to_json()))
 
     def resolve(self, revision: str) -> Commit:
-        """Resolve a branch, tag (optionally ``refs/heads/``/``refs/tags/``) or commit id."""
+        """Resolve a branch, tag (optionally ``refs/heads/``/``refs/tags/``) or commit id.
+
+        A branch wins over a tag of the same name; refs win over short commit ids
+        (revisions.py documents both rules).
+        """
         refs = self.refs()
         commit_id: str | None = None
         if revision in refs.heads:
@@ -53,8 +69,12 @@ class RefsAndCommits:
             commit_id = refs.heads.get(revision[len("refs/heads/") :])
         elif revision.startswith("refs/tags/"):
             commit_id = refs.tags.get(revision[len("refs/tags/") :])
+        elif revision.startswith("refs/pr/"):  # kept in the discussion file
+            commit_id = pull_request_head(self, revision)
         elif is_commit_id(revision):
             commit_id = revision
+        elif is_short_commit_id(revision):
+            commit_id = expand_short_commit_id(self, revision)
         if commit_id is None:
             raise RevisionNotFoundError(f"Invalid rev id: {revision}")
         try:
@@ -118,10 +138,8 @@ class RefsAndCommits:
         with self.store.lock(self.key):
             self._check_alive()
             refs = self.refs()
-            if name in refs.heads:
-                raise ConflictError(f"Reference already exists: refs/heads/{name}")
-            if name in refs.tags:
-                raise ConflictError(f"A tag named {name} already exists.")
+            if name in refs.heads:  # huggingface.co's wording; a tag of that name is fine
+                raise ConflictError(f"Reference refs/heads/{name} already exists.")
             refs.heads[name] = start.id
             self._write_refs(refs)
 
@@ -133,7 +151,7 @@ class RefsAndCommits:
             if name not in refs.heads:
                 raise RevisionNotFoundError(f"Invalid rev id: {name}")
             if name == DEFAULT_BRANCH:
-                raise BadRequestError("The default branch cannot be deleted.")
+                raise BadRequestError(f"Cannot delete refs/heads/{name}: the default branch.")
             del refs.heads[name]
             self._write_refs(refs)
 
@@ -142,10 +160,8 @@ class RefsAndCommits:
         with self.store.lock(self.key):
             self._check_alive()
             refs = self.refs()
-            if name in refs.tags:
+            if name in refs.tags:  # a branch of that name is fine, as on huggingface.co
                 raise ConflictError(f"Tag {name} already exists.")
-            if name in refs.heads:
-                raise ConflictError(f"A branch named {name} already exists.")
             refs.tags[name] = target.id
             self._write_refs(refs)
 
@@ -168,11 +184,16 @@ def _apply(files: dict[str, FileEntry], op: CommitOperation, repo: Repo) -> None
             raise UnprocessableError(f"Content of {op.path} was not uploaded (LFS object missing).")
         files[op.path] = op.entry
     elif isinstance(op, DeleteFile):
-        if op.path not in files:
+        if op.path in files:
+            del files[op.path]
+        elif any(path.startswith(op.path + "/") for path in files):
+            # huggingface_hub sends CommitOperationDelete("dir") (no trailing "/") as a
+            # deletedFile; huggingface.co then deletes the folder (_commit_api.py is_folder)
+            _apply(files, DeleteFolder(op.path), repo)
+        else:
             raise EntryNotFoundError(
                 f"Cannot delete {op.path}: A file with this name doesn't exist in the repository."
             )
-        del files[op.path]
     else:
         prefix = op.path + "/"
         doomed = [path for path in files if path.startswith(prefix)]

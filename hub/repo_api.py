@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .auth import Identity, namespace_forbidden, require_writer
+from .auth import Identity, namespace_forbidden, require_writer, whoami_payload
 from .context import HubContext
+from .discussions import pull_request_refs
 from .errors import (
     BadRequestError,
     ConflictError,
@@ -20,10 +21,11 @@ from .errors import (
 )
 from .objects import Commit, FileEntry
 from .protocol import Request, Response, json_response
+from .repo_ids import REPO_NOT_FOUND, new_repo_key, stored_key
 from .shapes import commit_json, dir_json, file_json, repo_url
 from .storage import Repo
 from .validation import RepoKey, check_repo_path, check_repo_type, check_revision, make_repo_key
-from .yamlcheck import load_card_data, validate_readme
+from .yamlcheck import load_card_data, validate_yaml_response
 
 
 def open_repo(ctx: HubContext, req: Request, key: RepoKey, *, write: bool = False) -> Repo:
@@ -36,7 +38,7 @@ def open_repo(ctx: HubContext, req: Request, key: RepoKey, *, write: bool = Fals
     repo = ctx.store.get_repo(key)
     member = identity is not None and identity.acts_in(key.namespace)
     if repo.private and not member:
-        raise RepoNotFoundError(f"Repository {key.repo_id} not found.")
+        raise RepoNotFoundError(REPO_NOT_FOUND)
     if write and identity is not None and not member:  # anonymous: require_writer raised
         raise namespace_forbidden(identity, key.namespace, f"write to {key.repo_id}")
     return repo
@@ -89,21 +91,7 @@ def whoami(ctx: HubContext, req: Request) -> Response:
     """``GET /api/whoami-v2``: the caller's name and token role (401 without a token)."""
     if req.identity is None:
         raise UnauthorizedError("Invalid user token.")
-    ident = req.identity
-    return json_response(
-        {
-            "type": "user",
-            "id": ident.name,
-            "name": ident.name,
-            "fullname": ident.name,
-            # huggingface_hub callers read org names from here (e.g. to pick a namespace)
-            "orgs": [{"type": "org", "name": org, "fullname": org} for org in ident.org_names],
-            "auth": {
-                "type": "access_token",
-                "accessToken": {"displayName": "ocforge-localhub", "role": ident.role},
-            },
-        }
-    )
+    return json_response(whoami_payload(req.identity))
 
 
 def agent_harnesses(ctx: HubContext, req: Request) -> Response:
@@ -113,16 +101,14 @@ def agent_harnesses(ctx: HubContext, req: Request) -> Response:
 
 
 def validate_yaml(ctx: HubContext, req: Request) -> Response:
-    """``POST /api/validate-yaml``: 200 or 400 with ``errors[].message`` for README metadata."""
+    """``POST /api/validate-yaml``: 200 or 400 with ``errors`` and ``warnings`` for README
+    metadata, as JSON or (``Accept: text/plain``) as text; see yamlcheck.py."""
     body = req.json_object()
     content = body.get("content")
     if not isinstance(content, str):
         raise BadRequestError('"content" must be the README text.')
     repo_type = check_repo_type(body.get("repoType"))
-    errors = validate_readme(content, repo_type)
-    # The client reads the JSON before the status: both answers must be JSON.
-    payload = {"errors": [{"message": m} for m in errors], "warnings": []}
-    return json_response(payload, 400 if errors else 200)
+    return validate_yaml_response(content, repo_type, req.headers.get("Accept"))
 
 
 def _create_delete_key(body: dict[str, Any], identity: Identity) -> RepoKey:
@@ -137,7 +123,8 @@ def create_repo(ctx: HubContext, req: Request) -> Response:
     """``POST /api/repos/create``: new repo with an initial commit; 409 (+ ``url``) if taken."""
     identity = require_writer(req.identity)
     body = req.json_object()
-    key = _create_delete_key(body, identity)
+    # a bare name is the caller's namespace; an existing namespace keeps its casing
+    key = new_repo_key(ctx.store, _create_delete_key(body, identity), identity)
     visibility = body.get("visibility")
     if visibility not in (None, "public", "private"):
         raise BadRequestError('"visibility" must be "public" or "private".')
@@ -148,8 +135,9 @@ def create_repo(ctx: HubContext, req: Request) -> Response:
     try:
         repo = ctx.store.create_repo(key, private=private, author=identity.name)
     except ConflictError as exc:
-        # create_repo(exist_ok=True) swallows the 409 and still reads "url" from its body.
-        exc.extra["url"] = url
+        # create_repo(exist_ok=True) swallows the 409 and still reads "url" from its body;
+        # the existing repo's casing (it may differ from the request's)
+        exc.extra["url"] = repo_url(req.base_url, stored_key(ctx.store, key))
         raise
     return json_response({"url": url, "name": key.repo_id, "id": repo.meta["uuid"]})
 
@@ -157,7 +145,7 @@ def create_repo(ctx: HubContext, req: Request) -> Response:
 def delete_repo(ctx: HubContext, req: Request) -> Response:
     """``DELETE /api/repos/delete``: remove a repo and all its data."""
     identity = require_writer(req.identity)
-    key = _create_delete_key(req.json_object(), identity)
+    key = stored_key(ctx.store, _create_delete_key(req.json_object(), identity))
     open_repo(ctx, req, key, write=True)  # 404 / 403 outside the caller's namespaces
     ctx.store.delete_repo(key)
     return json_response({})
@@ -206,7 +194,7 @@ def _repo_summary(repo: Repo, key: RepoKey, commit: Commit) -> dict[str, Any]:
         "author": key.namespace,
         "sha": commit.id,
         "private": repo.private,
-        "gated": False,
+        "gated": repo.meta.get("gated") or False,  # settings_api.py
         "disabled": False,
         "downloads": 0,
         "likes": 0,
@@ -223,7 +211,7 @@ def list_repos(ctx: HubContext, req: Request, repo_type: str) -> Response:
     limit = req.param("limit")
     items: list[dict[str, Any]] = []
     for key in ctx.store.list_repos():
-        if key.repo_type != repo_type or (author and key.namespace != author):
+        if key.repo_type != repo_type or (author and key.namespace.casefold() != author.casefold()):
             continue
         if search and search not in key.repo_id.lower():
             continue
@@ -255,7 +243,7 @@ def list_refs(ctx: HubContext, req: Request, key: RepoKey) -> Response:
         "converts": [],
     }
     if req.flag("include_prs"):
-        payload["pullRequests"] = []
+        payload["pullRequests"] = pull_request_refs(repo)
     return json_response(payload)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,11 +22,27 @@ from .context import HubContext
 from .errors import BadRequestError, HubError
 from .protocol import BodyReader, Request, Response, StreamBody, base_url_for, error_response
 from .routes import route
+from .web.session import session_identity
 from .xet.cas_api import CAS_ROUTE
 
 logger = logging.getLogger("ocforge.localhub")
 
 _QUERY_RE = re.compile(r"\?\S*")
+_TRACE_ID_RE = re.compile(r"[A-Za-z0-9=;:._-]{1,128}")
+
+
+def request_id(client_trace_id: str | None) -> str:
+    """A fresh ``X-Request-Id``, followed by the client's ``X-Amzn-Trace-Id`` when well formed.
+
+    huggingface_hub puts the response's ``X-Request-Id`` into every error message ("(Request ID:
+    ...)") and sends its own random ``X-Amzn-Trace-Id`` with each request (utils/_http.py), so
+    the pair ties a client's error to this server's log line. The id is not repeated in error
+    bodies: the client adds it only when the message does not contain it yet.
+    """
+    fresh = secrets.token_hex(12)
+    if client_trace_id and _TRACE_ID_RE.fullmatch(client_trace_id.strip()):
+        return f"{fresh};{client_trace_id.strip()}"
+    return fresh
 
 
 class HubRequestHandler(BaseHTTPRequestHandler):
@@ -37,6 +54,7 @@ class HubRequestHandler(BaseHTTPRequestHandler):
     timeout = 120
     server: HubHTTPServer
     _expect_continue = False
+    _request_id = "-"  # set per request in _handle; "-" for errors the stdlib answers itself
 
     def setup(self) -> None:
         super().setup()
@@ -83,6 +101,8 @@ class HubRequestHandler(BaseHTTPRequestHandler):
         # CAS routes carry a Xet access token, not a Hub token: they check it themselves
         cas = segments[:2] == ["api", CAS_ROUTE]
         identity = None if cas else ctx.tokens.authenticate(self.headers.get("Authorization"))
+        if identity is None and not cas:  # the web pages' login cookie: reads only (web/session)
+            identity = session_identity(ctx, self.command, self.headers)
         return Request(
             method=self.command,
             segments=segments,
@@ -95,6 +115,7 @@ class HubRequestHandler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         ctx = self.server.ctx
+        self._request_id = request_id(self.headers.get("X-Amzn-Trace-Id"))
         body: BodyReader | None = None
         expect, self._expect_continue = self._expect_continue, False
         try:
@@ -141,6 +162,7 @@ class HubRequestHandler(BaseHTTPRequestHandler):
             self.send_response(response.status)
             for name, value in response.headers.items():
                 self.send_header(name, value)
+            self.send_header("X-Request-Id", self._request_id)
             self.send_header("Content-Length", str(response.content_length))
             if self.close_connection:
                 self.send_header("Connection", "close")
@@ -184,7 +206,7 @@ class HubRequestHandler(BaseHTTPRequestHandler):
         return _QUERY_RE.sub("", getattr(self, "path", ""))
 
     def log_request(self, code: Any = "-", size: Any = "-") -> None:
-        logger.info("%s %s %s", self.command, self._safe_path(), code)
+        logger.info("%s %s %s [%s]", self.command, self._safe_path(), code, self._request_id)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib signature)
         logger.debug(_QUERY_RE.sub("", format % args))

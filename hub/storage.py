@@ -8,6 +8,7 @@ Layout under the root folder::
         objects/blobs/<aa>/<sha256> # file contents, named by their SHA-256
         objects/trees/<aa>/<id>     # {path: entry} for every file of a snapshot (JSON)
         objects/commits/<aa>/<id>   # tree id, parent ids, title, message, authors, date (JSON)
+        discussions/<num>.json      # discussions and pull requests, refs/pr/N (discussions.py)
     locks/<type>--<ns>--<name>.lock # flock target that serialises ref updates of one repo
     tmp/<pid>-<random>/             # this process' temporary files (same file system: rename)
     trash/                          # deleted repos, removed in the background / at start-up
@@ -59,6 +60,7 @@ from .objects import (
     utc_now_iso,
 )
 from .refs import DEFAULT_BRANCH, RefsAndCommits
+from .repo_ids import REPO_NOT_FOUND, find_stored
 from .validation import RepoKey, is_commit_id
 from .xet.store import XetStore
 
@@ -129,7 +131,8 @@ class HubStore:
     @contextlib.contextmanager
     def lock(self, key: RepoKey) -> Iterator[None]:
         """Exclusive lock on a repo's refs, across threads and processes."""
-        name = f"{key.repo_type}--{key.namespace}--{key.name}"
+        # lower-cased: ids differing only in case are one repo (repo_ids.py), so one lock
+        name = f"{key.repo_type}--{key.namespace}--{key.name}".lower()
         with self._locks_guard:
             tlock = self._locks.setdefault(name, threading.Lock())
         with tlock:
@@ -146,7 +149,7 @@ class HubStore:
         try:
             meta = json.loads((directory / "repo.json").read_bytes())
         except FileNotFoundError:
-            raise RepoNotFoundError(f"Repository {key.repo_id} not found.") from None
+            raise RepoNotFoundError(REPO_NOT_FOUND) from None
         return Repo(self, key, directory, meta)
 
     def list_repos(self) -> Iterator[RepoKey]:
@@ -166,7 +169,7 @@ class HubStore:
         """
         with self.lock(key):
             directory = self.repo_dir(key)
-            if (directory / "repo.json").exists():
+            if find_stored(self.root, key) is not None:  # in any casing (repo_ids.py)
                 raise ConflictError(f"You already created this {key.repo_type} repo")
             staging = self.tmp_dir / f"repo-{secrets.token_hex(8)}"
             staging.mkdir()
@@ -211,7 +214,7 @@ class HubStore:
         with self.lock(key):
             directory = self.repo_dir(key)
             if not (directory / "repo.json").exists():
-                raise RepoNotFoundError(f"Repository {key.repo_id} not found.")
+                raise RepoNotFoundError(REPO_NOT_FOUND)
             target = self.root / "trash" / secrets.token_hex(8)
             os.rename(directory, target)
             fsync_dir(directory.parent)
@@ -237,7 +240,7 @@ class Repo(RefsAndCommits):
 
     def _check_alive(self) -> None:
         if not (self.dir / "repo.json").exists():
-            raise RepoNotFoundError(f"Repository {self.key.repo_id} not found.")
+            raise RepoNotFoundError(REPO_NOT_FOUND)
 
     # -- objects -------------------------------------------------------------------------------
 

@@ -22,7 +22,11 @@ URL_PREFIX_TYPES: dict[str, str] = {"datasets": "dataset", "spaces": "space"}
 # First URL segments that can never be a model namespace because they name other routes.
 RESERVED_NAMESPACES = frozenset({"api", "datasets", "spaces", "models", "kernels", "buckets"})
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?$")
+# huggingface.co's rule, mirrored by huggingface_hub's validate_repo_id (utils/_validators.py
+# REPO_ID_REGEX: ``\b[\w\-.]{1,96}\b`` in ASCII mode): ASCII letters, digits, "_", "-" and ".",
+# not starting or ending with "-" or "." ("_" is a word character, so "__DUMMY_HUB_USER__", the
+# user of the clients' own test suites, is valid). "." / ".." alone cannot match.
+_NAME_RE = re.compile(r"^[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9_])?$")
 _HEX40_RE = re.compile(r"^[0-9a-f]{40}$")
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
@@ -65,10 +69,10 @@ def check_repo_type(repo_type: str | None) -> str:
 
 def check_name_part(value: object, what: str) -> str:
     """Validate a namespace or repo name (letters, digits, ``-_.``; no ``--``/``..``; <= 96)."""
-    if not isinstance(value, str) or not _NAME_RE.match(value):
+    if not isinstance(value, str) or not _NAME_RE.fullmatch(value):
         raise BadRequestError(
             f"Invalid {what}: it must be 1-96 characters of letters, digits, '-', '_' or '.', "
-            "starting and ending with a letter or digit."
+            "not starting or ending with '-' or '.'."
         )
     if "--" in value or ".." in value or value.endswith(".git"):
         raise BadRequestError(f"Invalid {what}: '--', '..' and a '.git' suffix are not allowed.")
@@ -143,9 +147,9 @@ def check_revision(value: str) -> str:
 
 def is_commit_id(value: str) -> bool:
     """True for a full 40-character lowercase hex commit id."""
-    return bool(_HEX40_RE.match(value))
+    return bool(_HEX40_RE.fullmatch(value))
 
 
 def is_sha256(value: object) -> bool:
     """True for a 64-character lowercase hex SHA-256 digest."""
-    return isinstance(value, str) and bool(_SHA256_RE.match(value))
+    return isinstance(value, str) and bool(_SHA256_RE.fullmatch(value))

@@ -1,29 +1,36 @@
 """README metadata checks for ``POST /api/validate-yaml`` and ``cardData`` in repo info.
 
-The Hub refuses a commit whose README front matter is not valid YAML, and checks the dataset
-``configs:`` section the dataset viewer and ``datasets.load_dataset`` rely on. This module does
-the same subset: YAML syntax, a mapping at the top level, and the shape of ``configs``.
+The rules are core's (:mod:`ocforge.card_metadata`: license ids from the Hub's list, the shape
+of ``model-index``, ``configs`` and ``dataset_info``, language codes, tags, a warning for empty
+metadata), shared with the check ``ocforge release`` runs before it pushes. This module gives
+them the Hub's two answer formats:
+
+* JSON ``{"errors": [{"message": ...}], "warnings": [{"message": ...}]}`` (400 with errors),
+  which ``HfApi.create_commit`` / ``upload_folder`` read before uploading a README: errors
+  become ``ValueError("Invalid metadata in README.md. ...")``, warnings a ``UserWarning``;
+* plain text, one ``- Error: ...`` / ``- Warning: ...`` line each, for ``Accept: text/plain``:
+  ``RepoCard.validate`` asks for it and raises ``ValueError(response.text)`` on a 400.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import yaml
 
-_FRONT_MATTER_RE = re.compile(r"\A---[ \t]*\r?\n(.*?)(?:\r?\n)?^---[ \t]*$", re.S | re.M)
+from ocforge.card_metadata import CardReport, check_readme, front_matter
 
+from .protocol import Response, json_response
 
-def extract_front_matter(readme: str) -> str | None:
-    """The YAML text between the leading ``---`` lines, or ``None`` without front matter."""
-    match = _FRONT_MATTER_RE.match(readme)
-    return match.group(1) if match else None
+__all__ = ["extract_front_matter", "load_card_data", "validate_readme", "validate_yaml_response"]
+
+#: the YAML text between the leading ``---`` lines, or ``None`` without front matter
+extract_front_matter = front_matter
 
 
 def load_card_data(readme: str) -> dict[str, Any] | None:
     """Parsed front matter if it is a valid mapping, else ``None`` (never raises)."""
-    text = extract_front_matter(readme)
+    text = front_matter(readme)
     if text is None:
         return None
     try:
@@ -34,68 +41,31 @@ def load_card_data(readme: str) -> dict[str, Any] | None:
 
 
 def validate_readme(readme: str, repo_type: str) -> list[str]:
-    """Error messages for the README's metadata (empty list = valid)."""
-    text = extract_front_matter(readme)
-    if text is None:
-        return []
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 2}, column {mark.column + 1})" if mark else ""
-        problem = getattr(exc, "problem", None) or "syntax error"
-        return [f"Invalid YAML in README.md metadata{where}: {problem}"]
-    if data is None:
-        return []
-    if not isinstance(data, dict):
-        return ["README.md metadata must be a YAML mapping (key: value pairs)."]
-    errors: list[str] = []
-    if repo_type == "dataset" and "configs" in data:
-        errors.extend(_check_configs(data["configs"]))
-    return errors
+    """Error messages for the README's metadata (empty list = the Hub accepts it)."""
+    return [problem.message for problem in check_readme(readme, repo_type).errors]
 
 
-def _check_configs(configs: object) -> list[str]:
-    if not isinstance(configs, list):
-        return ['"configs" must be a list of mappings with a "config_name".']
-    errors: list[str] = []
-    seen: set[str] = set()
-    defaults = 0
-    for index, config in enumerate(configs):
-        where = f'"configs[{index}]"'
-        if not isinstance(config, dict):
-            errors.append(f"{where} must be a mapping.")
-            continue
-        name = config.get("config_name")
-        if not isinstance(name, str) or not name:
-            errors.append(f'{where}: "config_name" must be a non-empty string.')
-        elif name in seen:
-            errors.append(f'{where}: duplicate config_name "{name}".')
-        else:
-            seen.add(name)
-        if config.get("default") is True:
-            defaults += 1
-        if "data_files" in config and not _valid_data_files(config["data_files"]):
-            errors.append(
-                f'{where}: "data_files" must be a path pattern, a list of patterns, or a list '
-                'of {"split": ..., "path": ...} mappings.'
-            )
-    if defaults > 1:
-        errors.append('At most one config may have "default: true".')
-    return errors
+def _wants_text(accept: str | None) -> bool:
+    accept = (accept or "").lower()
+    return "text/plain" in accept and "application/json" not in accept
 
 
-def _valid_data_files(value: object) -> bool:
-    if isinstance(value, str):
-        return True
-    if not isinstance(value, list) or not value:
-        return False
-    for item in value:
-        if isinstance(item, str):
-            continue
-        if not isinstance(item, dict) or not isinstance(item.get("split"), str):
-            return False
-        path = item.get("path")
-        if not (isinstance(path, str) or (isinstance(path, list) and path)):
-            return False
-    return True
+def report_text(report: CardReport) -> str:
+    lines = [f"- Error: {p.message}" for p in report.errors]
+    lines += [f"- Warning: {p.message}" for p in report.warnings]
+    return "\n".join(lines)
+
+
+def validate_yaml_response(readme: str, repo_type: str, accept: str | None) -> Response:
+    """The answer to ``/api/validate-yaml``: 200, or 400 when the metadata has errors."""
+    report = check_readme(readme, repo_type)
+    status = 200 if report.ok else 400
+    if _wants_text(accept):
+        body = report_text(report).encode("utf-8", "backslashreplace")
+        return Response(status, {"Content-Type": "text/plain; charset=utf-8"}, body)
+    # The client reads the JSON before the status: both answers must be JSON.
+    payload = {
+        "errors": [{"message": p.message} for p in report.errors],
+        "warnings": [{"message": p.message} for p in report.warnings],
+    }
+    return json_response(payload, status)

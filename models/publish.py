@@ -31,6 +31,7 @@ from ocforge.evals.run import EVALS_DIR
 from ocforge.hashing import file_sha256, git_blob_id
 from ocforge.models.checkpoint import CheckedCheckpoint, check_checkpoint, training_facts
 from ocforge.publish import protocol
+from ocforge.publish.card_check import check_card_text, check_model_options
 from ocforge.publish.dataset_ref import DatasetRelease, download_text, resolve_release
 from ocforge.publish.protocol import Refs, describe, hub_errors
 from ocforge.publish.versions import Version, next_version
@@ -309,6 +310,7 @@ def publish_model(
     checked = check_checkpoint(
         checkpoint, allow_pickle=allow_pickle, include=include, exclude=exclude
     )
+    check_model_options(license, tags)  # CardMetadataError before reading the Hub
     release, manifest, base_model = _inputs(api, checkpoint, dataset, base_model)
     refs = protocol.read_refs(api, repo_id, REPO_TYPE, api.endpoint)
     remote, eval_results = _read_main(api, repo_id, refs, checked)
@@ -316,6 +318,7 @@ def publish_model(
         api, checked, release, repo_id, eval_results, manifest,
         base_model=base_model, license=license, tags=tags,
     )  # fmt: skip
+    check_card_text(card, REPO_TYPE)  # the Hub's rules, before anything is pushed
     card_bytes = card.encode("utf-8")
     uploaded, unchanged, deleted = _compare(checked, card_bytes, remote, bool(eval_results))
     changed = bool(uploaded or deleted)

@@ -86,6 +86,11 @@ class ModelPublishError(PublishError):
     """The model cannot be published as asked (tag taken by other content, repo moved meanwhile)."""
 
 
+class CardMetadataError(OcforgeError, ValueError):
+    """A card's metadata would be refused by the Hub (ocforge.card_metadata's rules); nothing was
+    pushed. The message names the card file, each field, its value and what was expected."""
+
+
 class VersionError(OcforgeError, ValueError):
     """A version string is malformed, not newer than the latest release, or already tagged."""
 

@@ -13,8 +13,9 @@ import json
 from typing import Any
 
 from ..context import HubContext
-from ..errors import EntryNotFoundError, NotImplementedHubError
+from ..errors import EntryNotFoundError
 from ..protocol import Request, Response, json_response
+from ..pull_requests import open_commit_target
 from ..repo_api import open_repo
 from ..validation import RepoKey, check_revision
 from .cas_api import cas_url
@@ -24,11 +25,16 @@ def xet_token(
     ctx: HubContext, req: Request, key: RepoKey, revision: str, *, write: bool
 ) -> Response:
     """``GET .../xet-read-token/{rev}`` and ``.../xet-write-token/{rev}``."""
-    repo = open_repo(ctx, req, key, write=write)
-    if req.flag("create_pr") or revision == "None":
-        raise NotImplementedHubError("Pull requests are not supported by the local hub.")
+    # with create_pr the client asks for ".../xet-write-token/None?create_pr=1": the pull
+    # request's ref does not exist yet, so no revision is resolved (pull_requests.py)
+    create_pr = write and (req.flag("create_pr") or revision == "None")
     rev = check_revision(revision)
-    repo.resolve(rev)  # 404 RevisionNotFound for an unknown revision
+    if write:
+        repo = open_commit_target(ctx, req, key, rev, create_pr=create_pr)
+    else:
+        repo = open_repo(ctx, req, key)
+    if not create_pr:
+        repo.resolve(rev)  # 404 RevisionNotFound for an unknown revision
     token, exp = ctx.xet_signer.issue(key, rev, write=write)
     url = cas_url(req.base_url)
     headers = {

@@ -40,6 +40,7 @@ from ocforge.hashing import json_sha256
 from ocforge.layout import left_out_splits
 from ocforge.manifest import MANIFEST_NAME, read_manifest
 from ocforge.parent_layout import ParentLayout
+from ocforge.publish.card_check import check_build_card, check_card_settings, check_card_text
 from ocforge.publish.decision import Decision
 from ocforge.publish.diff import keyed_files
 from ocforge.publish.file_pass import BuildRead, read_build_files
@@ -60,6 +61,7 @@ from ocforge.publish.release import (
 )
 from ocforge.publish.remote import RemoteState, remote_state
 from ocforge.publish.versions import Bump
+from ocforge.publish.viewer_report import viewer_report_lines
 from ocforge.recipe import Recipe
 
 Progress = Callable[[str], None]
@@ -101,6 +103,8 @@ def read_files(build: LocalBuild, remote: RemoteState, progress: Progress | None
     if read.findings:
         raise SecretFoundError(read.findings)
     build.schemas = read.schemas()
+    for line in viewer_report_lines(build):  # the Hub viewer's rules, flagged before any push
+        _log(progress, line)
     return read
 
 
@@ -165,7 +169,8 @@ def card_text(
     changelog: str,
     default_config: str,
 ) -> str:
-    """The README of the new version: the generated block merged into the card on the Hub."""
+    """The README of the new version: the generated block merged into the card on the Hub,
+    checked as the Hub would (:class:`~ocforge.errors.CardMetadataError` before a push)."""
     version = decision.version
     body = render_release_body(
         {
@@ -178,7 +183,8 @@ def card_text(
         }
     )
     previous_generated = remote.previous.card_metadata if remote.previous else None
-    return merge_card(remote.readme, parts.metadata, body, previous_generated)
+    readme = merge_card(remote.readme, parts.metadata, body, previous_generated)
+    return check_card_text(readme, "dataset")
 
 
 # --------------------------------------------------------------------------- release
@@ -230,7 +236,7 @@ def release_build(
         VerificationError: the new commit does not load as ``release.json`` says (no tag).
         OcforgeError: every config of the build has 0 rows.
     """
-    build = read_build(build_dir, allow_secret_patterns)
+    build = check_build_card(read_build(build_dir, allow_secret_patterns), progress)  # offline
     with (
         tempfile.TemporaryDirectory(prefix="ocforge-release-") as tmp,
         connect(target, endpoint=endpoint, token=token, hub_root=hub_root) as conn,
@@ -345,6 +351,7 @@ def release(
         raise OcforgeError("no repo to release to: pass --repo ORG/NAME or set publish.repo")
     out = Path(build_dir or default_build_dir(recipe))
     target = target or recipe.publish.target
+    check_card_settings(recipe.card, recipe.path)  # before building or connecting
     needed, parent = _build_needed(recipe, repo, out, rebuild, target, kwargs)
     if needed:
         after = f", following {parent.parent.tag}" if parent else ""
