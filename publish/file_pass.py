@@ -6,6 +6,8 @@ Each data file is read once, in batches, and every batch feeds:
 - ``select``: per-row polars expressions whose results are kept (the card statistics pass
   theirs, :func:`ocforge.cards.statistics.stat_columns`: a few narrow columns, never the
   messages or profiles);
+- the footer and the first 100 rows, for the Hub viewer's rules
+  (:func:`ocforge.publish.viewer_report.viewer_compatibility`);
 - the row keys of the changelog (:func:`ocforge.publish.diff.row_keys`: id and row hash), only
   for the files whose sha256 is in ``key_sha256``, the ones the diff against the latest release
   will read (:func:`ocforge.publish.diff.keyed_files`): hashing every column's JSON form makes
@@ -36,6 +38,8 @@ from ocforge.manifest import FileEntry, ReleaseManifest
 from ocforge.publish.diff import KeyedFile, row_keys
 from ocforge.publish.secrets import Finding, active_patterns, in_report_order, scan_batch
 
+#: rows kept of each file's start: what the Hub viewer's ``/first-rows`` shows
+HEAD_ROWS = 100
 #: (config, column names of its files) -> the per-row expressions to keep of each batch
 Select = Callable[[str, Sequence[str]], Sequence[pl.Expr]]
 
@@ -51,6 +55,8 @@ class FileRead:
     findings: list[Finding] = field(default_factory=list)
     selected: pl.DataFrame | None = None  # ``select``'s columns for every row (None: not asked)
     keys: pl.DataFrame | None = None  # row keys (None: not asked)
+    metadata: pq.FileMetaData | None = None  # the footer, for the Hub viewer's rules
+    head: pa.Table | None = None  # the first up to ``HEAD_ROWS`` rows, every column
 
 
 @dataclass
@@ -102,15 +108,19 @@ def _read_file(
     batch_rows: int,
 ) -> FileRead:
     parquet = pq.ParquetFile(root / read.entry.path)
+    read.metadata = parquet.metadata
     schema = parquet.schema_arrow
     read.schema = schema.remove_metadata()
     id_column = schema.names[0]
     exprs = list(select(read.config, schema.names)) if select else None
     roots = {c for e in exprs or () for c in e.meta.root_names()}
     inputs = [c for c in schema.names if c in roots]
-    selected, keys = [], []
+    selected, keys, head, held = [], [], [], 0
     batches = parquet.iter_batches(batch_size=batch_rows)
     for batch in batches if parquet.metadata.num_rows else (_empty(schema),):
+        if held < HEAD_ROWS:
+            head.append(batch.slice(0, HEAD_ROWS - held))
+            held += head[-1].num_rows
         if patterns:
             read.findings += scan_batch(batch, read.entry.path, id_column, patterns)
         whole = pl.from_arrow(batch) if keyed else None
@@ -125,6 +135,7 @@ def _read_file(
     read.findings = in_report_order(read.findings, patterns)
     read.selected = pl.concat(selected) if exprs is not None else None
     read.keys = pl.concat(keys) if keyed else None
+    read.head = pa.Table.from_batches(head, schema=schema)
     return read
 
 

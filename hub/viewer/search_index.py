@@ -50,6 +50,8 @@ def _build(split: Split, path: Path) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with duckdb.connect(str(tmp), config={"autoinstall_known_extensions": False}) as con:
+            with _lock:
+                _builds[threading.current_thread()] = con  # interrupted at exit
             con.execute("SET threads TO 1")  # leave the other cores to the requests
             con.execute(
                 f"CREATE TABLE search AS SELECT {ROW_IDX}, lower(concat_ws(chr(10), {text})) AS text "

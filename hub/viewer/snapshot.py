@@ -15,6 +15,7 @@ meaning, so it is cached in memory.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 from dataclasses import dataclass, field
@@ -276,14 +277,66 @@ def default_config(snapshot: Snapshot) -> str | None:
     return next(iter(snapshot.configs), None)
 
 
+class XetRangeReader(io.RawIOBase):
+    """A Xet-stored file read by byte ranges rebuilt on demand (seekable, read-only): a Parquet
+    footer or one row group is read without rebuilding the whole file."""
+
+    def __init__(self, xet: Any, record: Any):
+        super().__init__()
+        self._xet, self._record, self._pos = xet, record, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._record.size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        end = min(self._pos + len(buffer), self._record.size)
+        data = b"".join(iter_file_bytes(self._xet, self._record, self._pos, end - 1))
+        buffer[: len(data)] = data
+        self._pos += len(data)
+        return len(data)
+
+
+def _xet_record(xet: Any, key: RepoKey, entry: FileEntry) -> Any:
+    record = xet.lookup_sha256(key, entry.sha256, entry.size)
+    if record is None:
+        raise FileFormatError(f"The content of a data file ({entry.sha256}) is not stored.")
+    return record
+
+
+def _cached(store_root: Path, entry: FileEntry) -> Path:
+    return store_root / "viewer-cache" / entry.sha256[:2] / entry.sha256
+
+
+def data_source(
+    store_root: Path, xet: Any, key: RepoKey, repo: Repo, entry: FileEntry
+) -> Path | XetRangeReader:
+    """The file on disk when it is there (the blob, or rebuilt before), else a reader of its Xet
+    ranges: what the compatibility check reads (footers, first rows) of files nobody showed."""
+    if repo.has_blob(entry.sha256, entry.size):
+        return repo.blob_path(entry.sha256)
+    dest = _cached(store_root, entry)
+    if dest.is_file() and dest.stat().st_size == entry.size:
+        return dest
+    return XetRangeReader(xet, _xet_record(xet, key, entry))
+
+
 def materialize(store_root: Path, xet: Any, key: RepoKey, repo: Repo, entry: FileEntry) -> Path:
     """A path on disk holding the file's bytes (the blob, or the Xet file rebuilt once)."""
     if repo.has_blob(entry.sha256, entry.size):
         return repo.blob_path(entry.sha256)
-    record = xet.lookup_sha256(key, entry.sha256, entry.size)
-    if record is None:
-        raise FileFormatError(f"The content of a data file ({entry.sha256}) is not stored.")
-    dest = store_root / "viewer-cache" / entry.sha256[:2] / entry.sha256
+    record = _xet_record(xet, key, entry)
+    dest = _cached(store_root, entry)
     if dest.is_file() and dest.stat().st_size == entry.size:
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)

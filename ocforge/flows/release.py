@@ -103,7 +103,7 @@ def read_files(build: LocalBuild, remote: RemoteState, progress: Progress | None
     if read.findings:
         raise SecretFoundError(read.findings)
     build.schemas = read.schemas()
-    for line in viewer_report_lines(build):  # the Hub viewer's rules, flagged before any push
+    for line in viewer_report_lines(read):  # the Hub viewer's rules, flagged before any push
         _log(progress, line)
     return read
 

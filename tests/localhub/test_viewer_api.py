@@ -27,6 +27,7 @@ from ocforge.hub.viewer import query, search_index
 from ocforge.hub.viewer.compat import check_configs, check_split
 from ocforge.hub.viewer.rows import features_dict
 from ocforge.hub.viewer.snapshot import load_snapshot, open_split
+from ocforge.publish.file_pass import read_build_files
 from ocforge.publish.hub_client import connect
 from ocforge.publish.local_build import read_build
 from ocforge.publish.viewer_report import viewer_report_lines
@@ -412,7 +413,8 @@ def test_compatibility_flags_what_the_viewer_refuses(viewer, tmp_path):
     long_text = pa.array(["w" * 200_000] * table.num_rows)
     table = table.set_column(table.schema.get_field_index("response"), "response", long_text)
     pq.write_table(table, shard, write_page_index=False)
-    lines = viewer_report_lines(read_build(build))
+    local = read_build(build)
+    lines = viewer_report_lines(read_build_files(local.root, local.manifest))
     assert lines[0].startswith("viewer check:") and "warnings" in lines[0]
     assert any("rewrite/train" in line and "cells cut" in line for line in lines)
     assert any("no page index" in line for line in lines)
