@@ -8,7 +8,7 @@ STAMP_KEY := $(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-16
 STAMP := $(VENV)/.installed-$(STAMP_KEY)
 DEMO_OUT ?= .ocforge/demo-build
 
-.PHONY: setup demo test lint clean
+.PHONY: setup demo test lint conformance clean
 
 setup: $(STAMP)
 
@@ -30,6 +30,12 @@ demo: $(STAMP)
 # each module's servers and tiny models are built once.
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+# huggingface_hub's and datasets' own tests against `ocforge hub serve` (downloads their sdists;
+# not part of `make test`): benchmarks/hub/conformance/run.py, figures in hub/README.md.
+conformance: $(STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test,conformance]"
+	$(BIN)/python benchmarks/hub/conformance/run.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -189,6 +189,14 @@ class Server:
             body = json.loads(resp.read())
         return time.perf_counter() - t, body
 
+    def page(self, path: str, **params: str) -> tuple[float, str]:
+        """GET a web page (``/datasets/...``): seconds until the whole HTML body is read."""
+        url = self.endpoint + path + ("?" + urlencode(params) if params else "")
+        t = time.perf_counter()
+        with urllib.request.urlopen(url, timeout=600) as resp:
+            html = resp.read().decode("utf-8")
+        return time.perf_counter() - t, html
+
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(timeout=30)
@@ -275,6 +283,108 @@ def _warm(server: Server, split: dict, repeat: int) -> dict[str, float]:
     return out
 
 
+# ------------------------------------------------------------------ the web pages (hub/web/)
+
+DATASET_PAGE = f"/datasets/{REPO}"
+VIEWER_PAGE = f"{DATASET_PAGE}/viewer/rewrite/train"
+GENERATE_PAGE = f"{DATASET_PAGE}/viewer/generate/train"
+HISTOGRAM = 'class="hist"'  # an <svg> histogram in a column header (_viewer.j2)
+WHERE = '"source_corpus" = \'lima\' AND "quality"."response_words" > {}'
+
+
+def _page(server: Server, path: str, **params: str) -> float:
+    """Seconds of one page; a page that shows no rows (an error, a viewer message) stops the run,
+    so a fast error page is never timed as a page."""
+    seconds, html = server.page(path, **params)
+    if 'id="viewer-message"' in html or 'id="rows"' not in html:
+        at = html.find('id="viewer-message"')
+        raise SystemExit(f"{path} {params} shows no rows: {html[at : at + 300]!r}")
+    return seconds
+
+
+def _wait_for_histograms(server: Server, started: float, timeout: float = 300) -> float:
+    """Seconds from ``started`` until the viewer page of rewrite/train shows histograms: the page
+    is reloaded every 0.5 s, as a person would (each view waits up to 0.5 s for them)."""
+    while True:
+        _, html = server.page(VIEWER_PAGE)
+        if HISTOGRAM in html:
+            return time.perf_counter() - started
+        if time.perf_counter() - started > timeout:
+            raise SystemExit("the viewer page never showed histograms")
+        time.sleep(0.5)
+
+
+def _pages_first(server: Server, phase: str, out: dict[str, float]) -> float:
+    """The first views of a server: the dataset page (its default config is rewrite), the viewer
+    page of rewrite/train, a search (a rare word), a filter, page 2, then the first page of
+    another config (generate/train); returns when the dataset page was asked for."""
+    started = time.perf_counter()
+    out[f"page {phase}: dataset page (first page of rewrite/train, the default config)"] = _page(
+        server, DATASET_PAGE
+    )
+    out[f"page {phase}: viewer page, first page of rewrite/train"] = _page(server, VIEWER_PAGE)
+    out[f"page {phase}: search, rare word (?q=)"] = _page(server, VIEWER_PAGE, q=NEEDLE)
+    out[f"page {phase}: filter (?where=)"] = _page(server, VIEWER_PAGE, where=WHERE.format(100))
+    out[f"page {phase}: page 2 (?p=1)"] = _page(server, VIEWER_PAGE, p="1")
+    out[f"page {phase}: first page of generate/train"] = _page(server, GENERATE_PAGE)
+    return started
+
+
+def measure_pages(work: Path, repeat: int) -> dict[str, float]:
+    """The pages cold (viewer cache deleted, fresh server), after a restart, and warm."""
+    out: dict[str, float] = {}
+    shutil.rmtree(work / "hub" / "viewer-cache", ignore_errors=True)
+    server = Server(work)
+    try:
+        started = _pages_first(server, "cold", out)
+        out["page cold: histograms of rewrite/train shown, from the first view"] = (
+            _wait_for_histograms(server, started)
+        )
+        _wait_for_index(work, 2)  # rewrite and generate
+    finally:
+        server.stop()
+    server = Server(work)
+    try:
+        started = _pages_first(server, "restart", out)
+        out["page restart: histograms shown again (statistics are kept in memory only)"] = (
+            _wait_for_histograms(server, started)
+        )
+        out.update(_pages_warm(server, repeat))
+    finally:
+        server.stop()
+    return out
+
+
+def _pages_warm(server: Server, repeat: int) -> dict[str, float]:
+    out: dict[str, float] = {}
+    out["page warm: dataset page"] = _median(lambda i: _page(server, DATASET_PAGE), repeat)
+    out["page warm: viewer page, first page of rewrite/train"] = _median(
+        lambda i: _page(server, VIEWER_PAGE), repeat
+    )
+    out["page warm: page 2 (?p=1)"] = _median(lambda i: _page(server, VIEWER_PAGE, p="1"), repeat)
+    rare = [NEEDLE.split()[1] + suffix for suffix in ("", "s", "x", "y", "z", "q", "w")]
+    out["page warm: search, rare word (?q=)"] = _median(
+        lambda i: _page(server, VIEWER_PAGE, q=rare[i % 7]), repeat
+    )
+    out["page warm: filter (?where=)"] = _median(
+        lambda i: _page(server, VIEWER_PAGE, where=WHERE.format(101 + i)), repeat
+    )
+    return out
+
+
+def _missed(results: dict[str, float]) -> list[str]:
+    """Rows over a target: a first page (and page 2) 1 s or more, a search 2 s or more."""
+    missed = []
+    for name, seconds in results.items():
+        if "in the background" in name or "histograms" in name:
+            continue  # background work (the index build, statistics): reported, no target
+        page = "first page" in name or "dataset page" in name or "page 2 (?p=1)" in name
+        limit = 1.0 if page else 2.0 if "search" in name else None
+        if limit is not None and seconds >= limit:
+            missed.append(f"{name}: {seconds:.2f} s (target < {limit:.0f} s)")
+    return missed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--characters", type=int, default=20_000)
@@ -283,27 +393,31 @@ def main() -> None:
         "--workdir", type=Path, default=Path(tempfile.gettempdir()) / "ocforge-viewer-bench"
     )
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--only", choices=("api", "pages"), help="time the API or the web pages only"
+    )
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     prepared = prepare(args.workdir, args.characters, args.dialogues)
     print(f"build {prepared['build_s']:.0f} s, release {prepared['release_s']:.0f} s, "
           f"{prepared['parquet_bytes'] / 1e6:.0f} MB of Parquet")  # fmt: skip
-    results = measure(args.workdir, args.repeat)
-    print(f"\n| request ({results.pop('_rows_total'):,} rows in rewrite/train) | seconds |")
+    results = measure(args.workdir, args.repeat) if args.only != "pages" else {}
+    if args.only != "api":
+        results.update(measure_pages(args.workdir, args.repeat))
+    total, common = results.pop("_rows_total", None), results.pop("_common_hits", None)
+    rows = f"{total:,} rows in rewrite/train" if total is not None else "rewrite/train"
+    print(f"\n| request ({rows}) | seconds |")
     print("|---|---|")
-    common = results.pop("_common_hits")
     for name, seconds in results.items():
         print(f"| {name} | {seconds:.3f} |")
-    print(f"\n(the common word matches {common:,} rows)")
+    if common is not None:
+        print(f"\n(the common word matches {common:,} rows)")
     (args.workdir / "results.json").write_text(
         json.dumps({**prepared, "results": results}, indent=1)
     )
-    page = max(v for k, v in results.items() if "first page" in k)
-    search = max(v for k, v in results.items() if "search" in k and "build" not in k)
-    if page >= 1.0 or search >= 2.0:
-        raise SystemExit(
-            f"target missed: first page {page:.2f} s (< 1), search {search:.2f} s (< 2)"
-        )
+    missed = _missed(results)
+    if missed:
+        raise SystemExit("target missed:\n" + "\n".join(missed))
 
 
 if __name__ == "__main__":
