@@ -120,7 +120,7 @@ class RefsAndCommits:
             head = self.get_commit(refs.heads[branch])
             if parent_commit is not None and parent_commit != head.id:
                 raise PreconditionFailedError(
-                    "A commit has happened since. Please refresh and try again. "
+                    "The branch was updated since you opened this page. Please refresh and try again. "
                     f"(parent commit {parent_commit} is not the head of {branch})"
                 )
             files = dict(self.get_tree(head.tree).files)

@@ -237,7 +237,7 @@ def test_concurrent_commits_same_parent(flow):
     losers = [o for o in outcomes if not o["ok"]]
     assert len(winners) == 1 and len(losers) == 1, outcomes
     assert losers[0]["status"] == 412
-    assert "commit has happened since" in losers[0]["message"]
+    assert "updated since you opened this page" in losers[0]["message"]
     assert race["new_head"] == winners[0]["oid"]
     assert race["second_commit"] == race["parent"]
 
