@@ -77,7 +77,7 @@ def preupload(ctx: HubContext, req: Request, key: RepoKey, revision: str) -> Res
     for item in files:
         if not isinstance(item, dict):
             raise BadRequestError('"files" items must be objects.')
-        path = check_repo_path(item.get("path"))
+        path = check_repo_path(item.get("path"), error=UnprocessableError)
         size = item.get("size")
         if not isinstance(size, int) or size < 0:
             raise BadRequestError(f"Invalid size for {path}.")
@@ -178,7 +178,7 @@ def commit(ctx: HubContext, req: Request, key: RepoKey, revision: str) -> Respon
 def _commit_operation(repo: Repo, kind: str, value: dict[str, Any], limit: int) -> CommitOperation:
     path_raw = value.get("path")
     if kind == "file":
-        path = check_repo_path(path_raw)
+        path = check_repo_path(path_raw, error=UnprocessableError)
         if value.get("encoding", "base64") != "base64":
             raise BadRequestError(f"Unsupported encoding for {path}: only base64.")
         content = decode_base64_content(value.get("content"), path, limit)
@@ -187,14 +187,14 @@ def _commit_operation(repo: Repo, kind: str, value: dict[str, Any], limit: int) 
         # Blobs are stored before the commit exists; unreferenced ones are harmless.
         return AddFile(path, repo.store_blob_bytes(content, lfs=False))
     if kind == "lfsFile":
-        path = check_repo_path(path_raw)
+        path = check_repo_path(path_raw, error=UnprocessableError)
         if value.get("algo", "sha256") != "sha256":
             raise BadRequestError(f"Unsupported LFS hash algorithm for {path}.")
         return AddFile(path, _lfs_entry(repo, path, value))
     if kind == "deletedFile":
-        return DeleteFile(check_repo_path(path_raw))
+        return DeleteFile(check_repo_path(path_raw, error=UnprocessableError))
     if kind == "deletedFolder":
-        return DeleteFolder(check_repo_path(path_raw))
+        return DeleteFolder(check_repo_path(path_raw, error=UnprocessableError))
     raise BadRequestError(f"Unknown commit operation {kind!r}.")
 
 

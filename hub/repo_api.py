@@ -145,7 +145,10 @@ def create_repo(ctx: HubContext, req: Request) -> Response:
 def delete_repo(ctx: HubContext, req: Request) -> Response:
     """``DELETE /api/repos/delete``: remove a repo and all its data."""
     identity = require_writer(req.identity)
-    key = stored_key(ctx.store, _create_delete_key(req.json_object(), identity))
+    # A delete names one repo: not the one an old id leads to (redirects.py).
+    key = stored_key(
+        ctx.store, _create_delete_key(req.json_object(), identity), follow_redirects=False
+    )
     open_repo(ctx, req, key, write=True)  # 404 / 403 outside the caller's namespaces
     ctx.store.delete_repo(key)
     return json_response({})

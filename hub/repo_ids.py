@@ -15,6 +15,7 @@
   ``repo_exists`` / ``file_exists`` / ``revision_exists`` return False and datasets'
   ``push_to_hub("my-ds")`` goes on to ``create_repo`` (its ``repo_info`` call must raise
   ``RepositoryNotFoundError``; datasets/arrow_dataset.py ``push_to_hub``).
+* **Renamed repos.** An id a repo was moved away from still reaches it (redirects.py).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import RepoNotFoundError
+from .redirects import MAX_HOPS, redirect_target
 from .validation import API_REPO_TYPES, RepoKey, check_name_part, make_repo_key
 
 if TYPE_CHECKING:
@@ -87,9 +89,23 @@ def find_stored(root: Path, key: RepoKey) -> RepoKey | None:
     return None
 
 
-def stored_key(store: HubStore, key: RepoKey) -> RepoKey:
-    """``key`` in the casing it is stored with; unchanged when no such repo exists (404 later)."""
-    return find_stored(store.root, key) or key
+def stored_key(store: HubStore, key: RepoKey, *, follow_redirects: bool = True) -> RepoKey:
+    """``key`` in the casing it is stored with; unchanged when no such repo exists (404 later).
+
+    With ``follow_redirects`` an id a repo was moved away from leads to that repo
+    (redirects.py); deleting and creating repos pass False, so they only touch the id named.
+    """
+    found = find_stored(store.root, key)
+    hop = key
+    for _ in range(MAX_HOPS if follow_redirects and found is None else 0):
+        target = redirect_target(store.root, hop)
+        if target is None:
+            break
+        found = find_stored(store.root, target)
+        if found is not None:
+            break
+        hop = target
+    return found or key
 
 
 def lookup_key(store: HubStore, repo_type: str, namespace: object, name: object) -> RepoKey:

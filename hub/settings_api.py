@@ -32,6 +32,7 @@ from .durable import fsync_dir
 from .errors import BadRequestError, ConflictError, GatedRepoError, RepoNotFoundError
 from .hashing import canonical_json
 from .protocol import Request, Response, json_response
+from .redirects import record_redirect
 from .repo_api import open_repo
 from .repo_ids import REPO_NOT_FOUND, find_stored, lookup_key, new_repo_key
 from .shapes import repo_url
@@ -180,3 +181,4 @@ def _rename(ctx: HubContext, source: RepoKey, target: RepoKey) -> None:
         os.rename(src, dst)
         fsync_dir(src.parent)
         fsync_dir(dst.parent)
+        record_redirect(store, source, target)

@@ -12,6 +12,7 @@ Layout under the root folder::
     locks/<type>--<ns>--<name>.lock # flock target that serialises ref updates of one repo
     tmp/<pid>-<random>/             # this process' temporary files (same file system: rename)
     trash/                          # deleted repos, removed in the background / at start-up
+    redirects/<type>/<ns>--<name>   # old ids of moved repos -> new id (redirects.py)
     xet/                            # Xet xorbs and file records (xet/store.py)
 
 Crash safety: every file is written to ``tmp/``, fsynced and renamed into place, and its
@@ -59,6 +60,7 @@ from .objects import (
     TreeView,
     utc_now_iso,
 )
+from .redirects import drop_redirect
 from .refs import DEFAULT_BRANCH, RefsAndCommits
 from .repo_ids import REPO_NOT_FOUND, find_stored
 from .validation import RepoKey, is_commit_id
@@ -205,6 +207,7 @@ class HubStore:
                     shutil.rmtree(directory)
                 os.rename(staging, directory)
                 fsync_dir(directory.parent)
+                drop_redirect(self.root, key)  # a real repo wins over an old id's redirect
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
         return self.get_repo(key)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .errors import BadRequestError
+from .errors import BadRequestError, HubError
 
 #: URL segment of the JSON API (``/api/<plural>/...``) -> repo type, and back.
 API_REPO_TYPES: dict[str, str] = {"models": "model", "datasets": "dataset", "spaces": "space"}
@@ -87,31 +87,34 @@ def make_repo_key(repo_type: str, namespace: object, name: object) -> RepoKey:
     return RepoKey(check_repo_type(repo_type), ns, check_name_part(name, "repo name"))
 
 
-def check_repo_path(path: object, *, allow_root: bool = False) -> str:
+def check_repo_path(
+    path: object, *, allow_root: bool = False, error: type[HubError] = BadRequestError
+) -> str:
     """Validate a file or folder path inside a repo and return it without surrounding slashes.
 
     Rejects absolute paths, ``.``/``..``/empty components, backslashes, control characters, any
     ``.git`` component and paths longer than :data:`MAX_PATH_LENGTH`. With ``allow_root`` the empty
-    path (repo root) is accepted.
+    path (repo root) is accepted. ``error`` is the exception raised: the Hub answers 400 for a
+    bad path in a URL and 422 (:class:`UnprocessableError`) for one in a commit or preupload body.
     """
     if not isinstance(path, str):
-        raise BadRequestError("Invalid path: expected a string.")
+        raise error("Invalid path: expected a string.")
     if path.startswith("/"):
-        raise BadRequestError("Invalid path: absolute paths are not allowed.")
+        raise error("Invalid path: absolute paths are not allowed.")
     stripped = path.rstrip("/")
     if stripped == "":
         if allow_root:
             return ""
-        raise BadRequestError("Invalid path: empty.")
+        raise error("Invalid path: empty.")
     if len(stripped) > MAX_PATH_LENGTH:
-        raise BadRequestError(f"Invalid path: longer than {MAX_PATH_LENGTH} characters.")
+        raise error(f"Invalid path: longer than {MAX_PATH_LENGTH} characters.")
     if _CONTROL_RE.search(stripped) or "\\" in stripped:
-        raise BadRequestError("Invalid path: control characters and backslashes are not allowed.")
+        raise error("Invalid path: control characters and backslashes are not allowed.")
     for part in stripped.split("/"):
         if part in ("", ".", ".."):
-            raise BadRequestError("Invalid path: empty, '.' and '..' components are not allowed.")
+            raise error("Invalid path: empty, '.' and '..' components are not allowed.")
         if part == ".git":
-            raise BadRequestError("Invalid path: '.git' components are not allowed.")
+            raise error("Invalid path: '.git' components are not allowed.")
     return stripped
 
 

@@ -49,9 +49,10 @@ __all__ = [
 LICENSES_FILE = Path(str(importlib.resources.files("ocforge.configs"))) / "hub" / "licenses.yaml"
 LANGUAGE_RE = re.compile(r"^[a-z]{2,3}$")
 SPECIAL_LANGUAGES = ("code", "multilingual")
-# the block starts on the first line (as the local Hub's card pages read it too); Windows line
-# breaks are read as well (huggingface_hub's cards may have them)
-_FRONT_MATTER_RE = re.compile(r"\A---[ \t]*\r?\n(.*?)(?:\r?\n)?^---[ \t]*\r?$", re.S | re.M)
+# the block opens the file, after blank lines at most (the Hub and huggingface_hub's
+# REGEX_YAML_BLOCK allow leading whitespace; huggingface_hub's own tests write cards that start
+# with a newline); Windows line breaks are read as well (huggingface_hub's cards may have them)
+_FRONT_MATTER_RE = re.compile(r"\A\s*?^---[ \t]*\r?\n(.*?)(?:\r?\n)?^---[ \t]*\r?$", re.S | re.M)
 _DOCS = {
     "model": "https://huggingface.co/docs/hub/model-cards#model-card-metadata",
     "dataset": "https://huggingface.co/docs/hub/datasets-cards",
@@ -74,15 +75,17 @@ def front_matter(readme: str) -> str | None:
 
 def check_readme(readme: str, repo_type: str) -> CardReport:
     """Parse the README's front matter and check it (:func:`check_metadata`)."""
-    text = front_matter(readme)
-    if text is None:
+    match = _FRONT_MATTER_RE.match(readme)
+    if match is None:
         return check_metadata(None, repo_type)
+    text = match.group(1)
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        # +2: the block starts on README.md's second line
-        where = f" (line {mark.line + 2}, column {mark.column + 1})" if mark else ""
+        # the block starts on the line after the opening ``---`` (1-based lines)
+        first_line = readme.count("\n", 0, match.start(1)) + 1
+        where = f" (line {mark.line + first_line}, column {mark.column + 1})" if mark else ""
         problem = getattr(exc, "problem", None) or "syntax error"
         message = f"Invalid YAML in README.md metadata{where}: {problem}"
         return CardReport([CardProblem("", message)])

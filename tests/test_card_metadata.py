@@ -284,6 +284,15 @@ def test_readme_syntax_and_shape_errors():
     assert front_matter("---\r\nlicense: mit\r\n---\r\ntext") == "license: mit"
 
 
+def test_front_matter_after_blank_lines_is_read_as_on_the_hub():
+    # huggingface_hub's REGEX_YAML_BLOCK allows leading whitespace, so the Hub reads this card
+    readme = "\n\n---\nmodel-index: foo\nlicense: [mit\n---\ntext"
+    assert front_matter(readme) == "model-index: foo\nlicense: [mit"
+    (syntax,) = check_readme(readme, "model").errors
+    assert "(line 5, " in syntax.message  # counted in README.md, not in the block
+    assert front_matter("text\n---\nlicense: mit\n---\n") is None  # not at the start
+
+
 def test_every_problem_of_a_card_is_reported():
     readme = "---\nlicense: asdf\nlanguage: English\ntags: x\nmodel-index: foo\n---\n"
     assert [p.field for p in check_readme(readme, "model").errors] == [

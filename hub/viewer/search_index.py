@@ -43,7 +43,17 @@ def index_path(store_root: Path, split: Split) -> Path:
     return store_root / "viewer-cache" / "search" / f"{digest.hexdigest()[:40]}.duckdb"
 
 
+def _lower_thread_priority() -> None:
+    """Run this thread at nice 19 (Linux: a thread has its own nice value), so requests, the
+    first searches of the split included, take the CPU first while the index is built."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+    except (AttributeError, OSError):
+        pass  # not Linux or not allowed: the build just competes with requests
+
+
 def _build(split: Split, path: Path) -> None:
+    _lower_thread_priority()
     columns = string_columns(split)
     text = ", ".join(quote_ident(c) for c in columns)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")

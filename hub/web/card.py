@@ -20,7 +20,7 @@ from markdown_it.token import Token
 from ..yamlcheck import extract_front_matter, load_card_data
 from .render import path_quote, segment_quote
 
-_FRONT_RE = re.compile(r"\A---[ \t]*\r?\n.*?^---[ \t]*(?:\r?\n|\Z)", re.S | re.M)
+_FRONT_RE = re.compile(r"\A\s*?^---[ \t]*\r?\n.*?^---[ \t]*(?:\r?\n|\Z)", re.S | re.M)
 _SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 _REPO_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 

@@ -8,6 +8,7 @@ of the API gets. Pages hold 100 rows, as on the Hub; long cells are cut and expa
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -201,14 +202,24 @@ def viewer_section(
         urls = _pick(ctx, req, view, meta, s)
         if urls is None:
             return s
-        base = {"dataset": view.key.repo_id, "config": s.config, "split": s.split}
-        base["revision"] = view.revision
-        s.status = _body(ctx, req, "is-valid", base)
-        s.compat = _compatibility(ctx, req, base)
-        body = _rows(ctx, req, base, s)
     except HubError as exc:
         s.message = exc.message
         return s
+    base = {"dataset": view.key.repo_id, "config": s.config, "split": s.split}
+    base["revision"] = view.revision
+    # The compatibility check reads every data file's footer; on a cold server that takes as long
+    # as preparing the split, so both run side by side (file reads and Parquet parsing release
+    # the GIL) instead of one after the other.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        compat = pool.submit(_compatibility, ctx, req, base)
+        try:
+            s.status = _body(ctx, req, "is-valid", base)
+            body = _rows(ctx, req, base, s)
+        except HubError as exc:
+            s.message = exc.message
+            return s
+        finally:
+            s.compat = compat.result()
     s.total = int(body.get("num_rows_total") or 0)
     s.partial = bool(body.get("partial"))
     if s.page > 0 and s.page * PAGE_ROWS >= s.total:

@@ -129,7 +129,23 @@ def test_commit_rejects_hostile_paths(server, path):
         commit_body(add_file(path, b"x")),
         headers={"Content-Type": "application/x-ndjson"},
     )
-    assert_error(result, 400, "BadRequest")
+    # The Hub answers 422 for a bad path in a commit body (400 for one in a URL).
+    payload = assert_error(result, 422, "Unprocessable")
+    assert "Invalid path" in payload["error"]
+
+
+@pytest.mark.parametrize("path", ["..\\ddd", "a/../b.txt", ".git/config"])
+def test_preupload_rejects_hostile_paths(server, path):
+    _, call = server
+    body = json.dumps({"files": [{"path": path, "size": 1, "sample": ""}]}).encode()
+    result = call(
+        "POST",
+        f"/api/datasets/{REPO}/preupload/main",
+        body,
+        headers={"Content-Type": "application/json"},
+    )
+    payload = assert_error(result, 422, "Unprocessable")
+    assert "Invalid path" in payload["error"]
 
 
 @pytest.mark.parametrize(

@@ -207,12 +207,22 @@ def test_settings_refuse_bad_values(run):
 
 def test_move_repo(flow):
     ok(flow, "move")
-    assert ok(flow, "moved_exists") == [False, True]
+    # the old id leads to the moved repo, as on the Hub; a delete names only the id it is given
+    assert ok(flow, "moved_exists") == [True, True]
     assert ok(flow, "moved_download") == "w"
+    assert ok(flow, "moved_old_id") == "alice/moved-model"
+    assert ok(flow, "moved_old_download") == "w"
+    assert ok(flow, "moved_old_private_bob") is True  # public again at this point
+    failed(flow, "moved_delete_old_id", "RepositoryNotFoundError", 404)
     failed(flow, "move_onto_existing", "HfHubHTTPError", 409, r"A model repository called .* already exists")  # fmt: skip
     failed(flow, "move_by_bob", "HfHubHTTPError", 403)
     ok(flow, "move_case_only")
     assert ok(flow, "move_case_id") == "alice/Moved-Model"
+    assert ok(flow, "move_chain_id") == "alice/Moved-Model"
+    # a repo created under an old id replaces its redirect; the moved repo keeps its new id
+    url, files = ok(flow, "old_id_recreated")
+    assert url.endswith("/alice/gated-model") and files == [".gitattributes"]
+    assert ok(flow, "old_id_after_recreate") == "alice/Moved-Model"
 
 
 def test_super_squash_history(flow):

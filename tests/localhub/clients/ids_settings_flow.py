@@ -171,10 +171,18 @@ step("settings_bob", lambda: bob.update_repo_settings(GATED, private=True))
 step("move", lambda: alice.move_repo(GATED, "alice/moved-model"))
 step("moved_exists", lambda: [alice.repo_exists(GATED), alice.repo_exists("alice/moved-model")])
 step("moved_download", lambda: download(alice, "alice/moved-model", "weights.txt"))
+# the old id still reaches the repo (the Hub's redirect), for reads and for the API
+step("moved_old_id", lambda: alice.model_info(GATED).id)
+step("moved_old_download", lambda: download(alice, GATED, "weights.txt"))
+step("moved_old_private_bob", lambda: bob.repo_exists(GATED))
+step("moved_delete_old_id", lambda: alice.delete_repo(GATED))
 step("move_onto_existing", lambda: alice.move_repo("alice/moved-model", IDS))
 step("move_by_bob", lambda: bob.move_repo("alice/moved-model", "bob/stolen"))
 step("move_case_only", lambda: alice.move_repo("alice/moved-model", "alice/Moved-Model"))
 step("move_case_id", lambda: alice.model_info("alice/moved-model").id)
+step("move_chain_id", lambda: alice.model_info(GATED).id)  # two renames: followed
+step("old_id_recreated", lambda: [str(alice.create_repo(GATED)), alice.list_repo_files(GATED)])
+step("old_id_after_recreate", lambda: alice.model_info("alice/moved-model").id)
 
 # -- 8. super_squash_history and CommitScheduler(squash_history=True) -------------------------
 SQUASH = "alice/squash-me"
