@@ -35,7 +35,7 @@ test: $(STAMP)
 # not part of `make test`): benchmarks/hub/conformance/run.py, figures in hub/README.md.
 conformance: $(STAMP)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test,conformance]"
-	$(BIN)/python benchmarks/hub/conformance/run.py
+	$(BIN)/python benchmarks/hub/conformance/run.py --min-server-pass-ratio 0.97
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
