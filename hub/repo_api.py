@@ -20,6 +20,7 @@ from .errors import (
     UnauthorizedError,
 )
 from .objects import Commit, FileEntry
+from .org_settings import private_by_default
 from .protocol import Request, Response, json_response
 from .repo_ids import REPO_NOT_FOUND, new_repo_key, stored_key
 from .shapes import commit_json, dir_json, file_json, repo_url
@@ -129,6 +130,8 @@ def create_repo(ctx: HubContext, req: Request) -> Response:
     if visibility not in (None, "public", "private"):
         raise BadRequestError('"visibility" must be "public" or "private".')
     private = visibility == "private" or (visibility is None and body.get("private") is True)
+    if visibility is None and body.get("private") is None:
+        private = private_by_default(ctx.store.root, key.namespace)  # an org setting
     if not identity.acts_in(key.namespace):
         raise namespace_forbidden(identity, key.namespace, f"create a {key.repo_type}")
     url = repo_url(req.base_url, key)

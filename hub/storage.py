@@ -13,6 +13,7 @@ Layout under the root folder::
     tmp/<pid>-<random>/             # this process' temporary files (same file system: rename)
     trash/                          # deleted repos, removed in the background / at start-up
     redirects/<type>/<ns>--<name>   # old ids of moved repos -> new id (redirects.py)
+    orgs/<org>.json                 # org settings: default visibility of new repos (org_settings.py)
     xet/                            # Xet xorbs and file records (xet/store.py)
 
 Crash safety: every file is written to ``tmp/``, fsynced and renamed into place, and its

@@ -110,3 +110,36 @@ def serve(
     finally:
         hub.stop()
         typer.echo("local hub stopped")
+
+
+@app.command()
+def org(
+    name: Annotated[str, typer.Argument(help="Organization (namespace) name.")],
+    root: Annotated[Path, typer.Option("--root", help="Folder holding the repositories.")],
+    private_by_default: Annotated[
+        bool | None,
+        typer.Option(
+            "--private-by-default/--public-by-default",
+            help="New repos of the org are private unless created public (an Enterprise "
+            "setting on huggingface.co). Without it the current setting is printed.",
+        ),
+    ] = None,
+) -> None:
+    """Show or change an organization's settings on the local Hub (a running server sees it)."""
+    from ocforge.hub.errors import HubError
+    from ocforge.hub.org_settings import private_by_default as current
+    from ocforge.hub.org_settings import set_private_by_default
+    from ocforge.hub.storage import HubStore
+
+    root = root.resolve()
+    store = HubStore(root)
+    try:
+        if private_by_default is not None:
+            set_private_by_default(store, name, private_by_default)
+        visibility = "private" if current(root, name) else "public"
+    except HubError as exc:  # an invalid org name
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        store.close()
+    typer.echo(f"org {name}: new repos are {visibility} by default")

@@ -13,6 +13,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import subprocess
+import sys
 
 import pytest
 from localhub_helpers import Http, client_environment, run_client
@@ -44,7 +46,7 @@ def run(tmp_path_factory: pytest.TempPathFactory):
         env = client_environment(hub.endpoint, None, work / "hf_home")
         args = (str(work / "tokens.json"), str(work))
         flow = run_client("ids_settings_flow.py", env, work / "out.json", *args, timeout=600)
-        yield {"hub": hub, "flow": flow, "http": Http(hub.endpoint)}
+        yield {"hub": hub, "flow": flow, "http": Http(hub.endpoint), "root": work / "hub"}
 
 
 @pytest.fixture(scope="module")
@@ -287,3 +289,41 @@ def test_request_ids(run, flow):
     )
     assert status == 404 and headers["X-Request-Id"].endswith(";t-1")
     assert headers["X-Request-Id"] not in body.decode()
+
+
+def _org_setting(root, *flags: str) -> str:
+    """``ocforge hub org wonderland`` (the real CLI, next to the running server)."""
+    cmd = [sys.executable, "-m", "ocforge", "hub", "org", "wonderland", "--root", str(root)]
+    done = subprocess.run([*cmd, *flags], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_org_private_by_default(run):
+    http, token, root = run["http"], TOKENS["alice"], run["root"]
+
+    def create(name: str, **fields) -> bool:
+        body = json.dumps({"name": name, "organization": "wonderland", "type": "model", **fields})
+        status, _, data = http("POST", "/api/repos/create", body, token=token)
+        assert status == 200, data
+        status, _, data = http("GET", f"/api/models/wonderland/{name}", token=token)
+        assert status == 200, data
+        return json.loads(data)["private"]
+
+    assert _org_setting(root) == "org wonderland: new repos are public by default"
+    assert create("before") is False
+    assert _org_setting(root, "--private-by-default").endswith("private by default")
+    assert create("unspecified") is True  # no private, no visibility: the org decides
+    assert create("asked-public", private=False) is False
+    assert create("asked-visibility", visibility="public") is False
+    assert _org_setting(root, "--public-by-default").endswith("public by default")
+    assert create("after") is False
+    status, _, data = http("GET", "/api/models/wonderland/unspecified", token=TOKENS["bob"])
+    assert status == 404  # it stayed private: outside bob's namespaces
+
+
+def test_org_setting_refuses_a_bad_org_name(run):
+    cmd = [sys.executable, "-m", "ocforge", "hub", "org", "a--b", "--root", str(run["root"])]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert "Invalid org name" in done.stderr and "Traceback" not in done.stderr

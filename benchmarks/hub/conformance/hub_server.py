@@ -12,6 +12,10 @@ from pathlib import Path
 START_TIMEOUT_S = 60
 
 
+#: ENTERPRISE_ORG of huggingface_hub's tests/testing_constants.py (also in tokens.template)
+PRIVATE_ORG = "EnterpriseOrgPrivate"
+
+
 class ServerError(Exception):
     """The local Hub did not start."""
 
@@ -21,6 +25,9 @@ class Server:
 
     def __init__(self, root: Path, token_file: Path, log_path: Path, cwd: Path):
         self.log_path = log_path
+        # huggingface_hub's Enterprise test org makes new repos private by default
+        org = [sys.executable, "-m", "ocforge", "hub", "org", PRIVATE_ORG, "--root", str(root)]
+        subprocess.run([*org, "--private-by-default"], check=True, capture_output=True, cwd=cwd)
         cmd = [sys.executable, "-m", "ocforge", "hub", "serve", "--root", str(root)]
         cmd += ["--port", "0", "--token-file", str(token_file), "--log-level", "info"]
         self._log_fh = log_path.open("w")
