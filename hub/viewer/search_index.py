@@ -8,7 +8,8 @@ The index is built in a background thread the first time a split is shown or sea
 it is shared by every commit holding the same files and survives restarts); until it exists,
 searches scan the Parquet files (:func:`.query.search_condition`). Both give the same rows: a
 word matches when it is a case-insensitive substring of one of the text columns (words hold no
-newline, the separator of the joined text).
+newline, the separator of the joined text). A build writes a temporary file renamed into place
+when complete; those of a server killed while building are removed by the next build.
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ import atexit
 import hashlib
 import logging
 import os
+import re
 import threading
 from pathlib import Path
 
 import duckdb
 import numpy as np
 
+from ..durable import pid_alive
 from .query import ROW_IDX, split_relation, string_columns
 from .snapshot import Split
 from .where import quote_ident
@@ -52,8 +55,30 @@ def _lower_thread_priority() -> None:
         pass  # not Linux or not allowed: the build just competes with requests
 
 
+#: ``_build``'s temporary index files (and DuckDB's write-ahead log beside them): the pid is that
+#: of the server that was building
+_TMP_RE = re.compile(r"^\..+\.(\d+)\.\d+\.tmp(?:\.wal)?$")
+
+
+def remove_dead_leftovers(directory: Path) -> list[str]:
+    """Delete the temporary index files of builds whose server process is gone (killed while
+    building); those of running servers are kept. Returns the names removed."""
+    removed = []
+    try:
+        names = sorted(os.listdir(directory))
+    except FileNotFoundError:
+        return removed
+    for name in names:
+        match = _TMP_RE.match(name)
+        if match and not pid_alive(int(match.group(1))):
+            (directory / name).unlink(missing_ok=True)
+            removed.append(name)
+    return removed
+
+
 def _build(split: Split, path: Path) -> None:
     _lower_thread_priority()
+    remove_dead_leftovers(path.parent)
     columns = string_columns(split)
     text = ", ".join(quote_ident(c) for c in columns)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import time
 from urllib.parse import quote, urlencode, urlsplit
@@ -442,3 +443,18 @@ def test_unreadable_files_and_disabled_viewer(viewer):
     assert not any(call(viewer, "is-valid", token=ALICE, **hidden)[2].values())
     status, headers, _ = call(viewer, "splits", token=ALICE, **hidden)
     assert (status, headers["X-Error-Code"]) == (501, "DatasetViewerDisabledError")
+
+
+def test_index_leftovers_of_dead_servers_are_removed(tmp_path):
+    dead_pid = 2**31 - 2  # above any pid_max: no such process
+    names = [
+        f".abc.duckdb.{dead_pid}.7.tmp",  # a build killed with its server
+        f".abc.duckdb.{dead_pid}.7.tmp.wal",  # and DuckDB's log beside it
+        f".abc.duckdb.{os.getpid()}.7.tmp",  # a build under way in a live server
+        "abc.duckdb",  # a finished index
+    ]
+    for name in names:
+        (tmp_path / name).write_bytes(b"x")
+    assert search_index.remove_dead_leftovers(tmp_path) == sorted(names[:2])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names[2:])
+    assert search_index.remove_dead_leftovers(tmp_path / "missing") == []
