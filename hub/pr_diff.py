@@ -18,21 +18,10 @@ MAX_TEXT_DIFF = 1024 * 1024
 
 
 def _text(repo: Repo, entry: FileEntry) -> str | None:
-    """The lines git would diff for ``entry``, or ``None`` for binary content."""
+    """The lines git would diff for ``entry`` (an LFS file's pointer), or ``None`` for binary."""
     if entry.lfs:
         return lfs_pointer(entry.sha256, entry.size).decode()
-    if entry.size > MAX_TEXT_DIFF:
-        return None
-    try:
-        data = repo.blob_path(entry.sha256).read_bytes()
-    except FileNotFoundError:
-        return None
-    if b"\0" in data:
-        return None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
+    return repo.blob_text(entry, MAX_TEXT_DIFF)
 
 
 def _file_diff(repo: Repo, path: str, old: FileEntry | None, new: FileEntry | None) -> str:

@@ -263,6 +263,22 @@ class Repo(RefsAndCommits):
             return False
         return size is None or st.st_size == size
 
+    def blob_text(self, entry: FileEntry, max_bytes: int) -> str | None:
+        """UTF-8 text of a regular file's blob; ``None`` for LFS/Xet files, content over
+        ``max_bytes``, binary (NUL bytes, not UTF-8) or missing content."""
+        if entry.lfs or entry.size > max_bytes:
+            return None
+        try:
+            data = self.blob_path(entry.sha256).read_bytes()
+        except FileNotFoundError:
+            return None
+        if b"\0" in data:
+            return None
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+
     def store_blob_bytes(self, content: bytes, *, lfs: bool, sync_dir: bool = True) -> FileEntry:
         """Store ``content`` (idempotent) and return its entry."""
         sha256 = hashlib.sha256(content).hexdigest()

@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
-from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
+from huggingface_hub import CommitInfo, CommitOperationAdd, CommitOperationDelete, HfApi
 from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled, RepositoryNotFoundError
 
 from ocforge.errors import HubAccessError, PublishError, TagExistsError, VersionError
@@ -167,6 +167,20 @@ class ReleaseCommit:
     description: str = ""
 
 
+def _create_commit(api: HfApi, release: ReleaseCommit, **target: Any) -> CommitInfo:
+    """``create_commit`` of the release on top of ``release.parent``; ``target`` says where
+    (``revision="main"`` or ``create_pr=True``)."""
+    return api.create_commit(
+        release.repo_id,
+        list(release.operations),
+        commit_message=release.title,
+        commit_description=release.description,
+        repo_type=release.repo_type,
+        parent_commit=release.parent,
+        **target,
+    )
+
+
 def commit(api: HfApi, release: ReleaseCommit) -> str:
     """The sha of the release's commit; no commit (the parent's sha) when there is nothing to
     change, since identical content is no new version of it.
@@ -177,15 +191,7 @@ def commit(api: HfApi, release: ReleaseCommit) -> str:
     if not release.operations and release.parent is not None:
         return release.parent
     try:
-        info = api.create_commit(
-            release.repo_id,
-            list(release.operations),
-            commit_message=release.title,
-            commit_description=release.description,
-            repo_type=release.repo_type,
-            revision="main",
-            parent_commit=release.parent,
-        )
+        info = _create_commit(api, release, revision="main")
     # huggingface_hub reports the LFS batch API's per-file refusals (object too large, ...) as
     # ValueError; either way the version does not exist, and a rerun starts over from the Hub
     except (*hub_errors(), ValueError) as exc:
@@ -215,15 +221,7 @@ def open_pull_request(api: HfApi, release: ReleaseCommit) -> PullRequest:
         PublishError: the pull request could not be opened.
     """
     try:
-        info = api.create_commit(
-            release.repo_id,
-            list(release.operations),
-            commit_message=release.title,
-            commit_description=release.description,
-            repo_type=release.repo_type,
-            create_pr=True,
-            parent_commit=release.parent,
-        )
+        info = _create_commit(api, release, create_pr=True)
     except (*hub_errors(), ValueError) as exc:
         raise PublishError(
             f"could not open a pull request for {release.tag} on {release.repo_id} "

@@ -95,15 +95,7 @@ class RepoView:
 
 def read_entry_text(repo: Repo, entry: Any) -> str | None:
     """Text of a stored file entry, or ``None`` for LFS/Xet files, big or binary content."""
-    if entry.lfs or entry.size > MAX_TEXT_BYTES or not repo.has_blob(entry.sha256):
-        return None
-    data = repo.blob_path(entry.sha256).read_bytes()
-    if b"\0" in data:
-        return None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
+    return repo.blob_text(entry, MAX_TEXT_BYTES)
 
 
 def _refs_listing(ctx: HubContext, req: Request, key: RepoKey) -> dict[str, Any]:
